@@ -1,0 +1,200 @@
+// The one module every page loads. It boots Pyodide and the inpage package, wires the Python side
+// to onnxruntime-web (ort-host.js), and exposes `window.inpage`:
+//
+//   await inpage.ready
+//   const {predictions, timings, backend} = await inpage.classify(imgOrUrlOrBlob, {topK: 5})
+//   const {detections, timings, backend} = await inpage.detect(videoOrImageOrBitmap, {model: 'nanodet-m'})
+//
+// Start-up runs in stages, each reported as a 'progress' event on `inpage.events`:
+//   1. runtime  - the Pyodide core (pyodide.asm.wasm, the standard library)
+//   2. packages - numpy, Pillow and inpage's own wheel, resolved from the site's lock file
+//   3. ready    - Python is up; models load on first use (event 'model'), each verified by sha256.
+
+import { createSession, probeWebGpu, threadCount } from './ort-host.js';
+
+const siteRoot = new URL('../', import.meta.url);
+const events = new EventTarget();
+
+function emit(type, detail) {
+  events.dispatchEvent(new CustomEvent(type, { detail }));
+}
+
+function progress(stage, message, fraction) {
+  emit('progress', { stage, message, fraction });
+}
+
+/** Read a URL's bytes, reporting download progress for large files (models). */
+async function fetchBytes(url) {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`${url} answered HTTP ${response.status} ${response.statusText}`);
+  const total = Number(response.headers.get('content-length')) || 0;
+  if (!response.body || total < 1_000_000) return new Uint8Array(await response.arrayBuffer());
+  const file = new URL(url, location.href).pathname.split('/').pop();
+  const bytes = new Uint8Array(total);
+  const reader = response.body.getReader();
+  let loaded = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    bytes.set(value, loaded);
+    loaded += value.length;
+    emit('model', { file, loaded, total });
+  }
+  return loaded === total ? bytes : bytes.subarray(0, loaded);
+}
+
+async function boot() {
+  progress('runtime', 'Loading the Python runtime (Pyodide)…', 0.05);
+  const { loadPyodide } = await import(new URL('pyodide/pyodide.mjs', siteRoot).href);
+  const pyodide = await loadPyodide({ indexURL: new URL('pyodide/', siteRoot).href });
+  progress('packages', 'Loading numpy, Pillow and inpage…', 0.55);
+  await pyodide.loadPackage(['inpage'], { messageCallback: () => {} });
+  pyodide.registerJsModule('inpage_host', {
+    fetchBytes,
+    createSession,
+    manifestUrl: new URL('models/manifest.json', siteRoot).href,
+  });
+
+  const bridge = pyodide.pyimport('inpage.jsbridge');
+  const manifestUrl = new URL('models/manifest.json', siteRoot).href;
+  let manifest;
+  try {
+    manifest = JSON.parse(new TextDecoder().decode(await fetchBytes(manifestUrl)));
+  } catch (error) {
+    throw new Error(`the model manifest could not be read: ${error.message}`);
+  }
+  progress('ready', 'Ready', 1);
+  return { pyodide, bridge, manifest };
+}
+
+const ready = boot();
+ready.catch((error) => progress('failed', `Start-up failed: ${error.message}`, 1));
+
+const settings = { provider: 'wasm' };
+
+// Canvas reused for frames; willReadFrequently keeps its pixels on the CPU for getImageData.
+let scratch = null;
+
+function pixelsOf(source, width, height) {
+  if (!scratch) {
+    scratch = new OffscreenCanvas(width, height);
+  }
+  if (scratch.width !== width || scratch.height !== height) {
+    scratch.width = width;
+    scratch.height = height;
+  }
+  const context = scratch.getContext('2d', { willReadFrequently: true });
+  context.drawImage(source, 0, 0, width, height);
+  return context.getImageData(0, 0, width, height);
+}
+
+/**
+ * Turn any supported source into what Python takes: encoded bytes (Pillow decodes them, exactly
+ * as on CPython) or canvas RGBA pixels. Returns `{data, width, height}`; width 0 means encoded.
+ */
+async function readSource(source) {
+  if (typeof source === 'string' || source instanceof URL) {
+    return { data: await fetchBytes(new URL(source, location.href).href), width: 0, height: 0 };
+  }
+  if (source instanceof Blob) {
+    return { data: new Uint8Array(await source.arrayBuffer()), width: 0, height: 0 };
+  }
+  if (source instanceof ImageData) {
+    return { data: source.data, width: source.width, height: source.height };
+  }
+  if (typeof HTMLVideoElement !== 'undefined' && source instanceof HTMLVideoElement) {
+    if (source.readyState < 2 || !source.videoWidth) throw new InpageError('NoFrame', 'the video has no frame to read yet');
+    return imageDataSource(pixelsOf(source, source.videoWidth, source.videoHeight));
+  }
+  if (typeof HTMLImageElement !== 'undefined' && source instanceof HTMLImageElement) {
+    if (!source.complete) await source.decode();
+    if (!source.naturalWidth) throw new InpageError('ImageDecodeError', 'the image element holds no decodable image');
+    return imageDataSource(pixelsOf(source, source.naturalWidth, source.naturalHeight));
+  }
+  if ((typeof ImageBitmap !== 'undefined' && source instanceof ImageBitmap) ||
+      (typeof HTMLCanvasElement !== 'undefined' && source instanceof HTMLCanvasElement) ||
+      (typeof OffscreenCanvas !== 'undefined' && source instanceof OffscreenCanvas) ||
+      (typeof VideoFrame !== 'undefined' && source instanceof VideoFrame)) {
+    const width = source.displayWidth || source.width;
+    const height = source.displayHeight || source.height;
+    return imageDataSource(pixelsOf(source, width, height));
+  }
+  throw new InpageError('TypeError', 'unsupported source: pass an image URL, Blob, ImageData, or an image, video, canvas or ImageBitmap');
+}
+
+function imageDataSource(imageData) {
+  return { data: imageData.data, width: imageData.width, height: imageData.height };
+}
+
+class InpageError extends Error {
+  constructor(type, message) {
+    super(message);
+    this.name = type;
+  }
+}
+
+async function run(task, source, modelName, options) {
+  const { bridge } = await ready;
+  const started = performance.now();
+  const { data, width, height } = await readSource(source);
+  const captureMs = performance.now() - started;
+  const provider = options.provider || settings.provider;
+  const result = await bridge.page_run(task, modelName, provider, data, width, height, options);
+  if (result.error) throw new InpageError(result.error.type, result.error.message);
+  result.timings = { capture_ms: captureMs, ...result.timings };
+  return result;
+}
+
+function defaultModel(task, manifest) {
+  const entry = manifest.models.find((m) => m.task === task && m.default) || manifest.models.find((m) => m.task === task);
+  return entry.name;
+}
+
+window.inpage = {
+  ready: ready.then(() => undefined),
+  events,
+  settings,
+  threads: threadCount(),
+  crossOriginIsolated: globalThis.crossOriginIsolated,
+  probeWebGpu,
+  InpageError,
+
+  /** The page's Pyodide instance, for running your own Python beside inpage (e.g. `pyodide.runPythonAsync`). */
+  async pyodide() {
+    return (await ready).pyodide;
+  },
+
+  /** The bundled models, as listed in the site's manifest. */
+  async models() {
+    const { manifest } = await ready;
+    return manifest.models.map(({ name, task, description }) => ({ name, task, description }));
+  },
+
+  /** Load a model now (it otherwise loads on first use); resolves to `{name, task, backend, fallbackReason}`. */
+  async loadModel(name, { provider } = {}) {
+    const { bridge } = await ready;
+    try {
+      return (await bridge.page_load_model(name, provider || settings.provider)) ;
+    } catch (error) {
+      throw new InpageError('ModelLoadError', lastLine(error.message));
+    }
+  },
+
+  /** Classify an image URL, Blob, ImageData or element: `{predictions, timings, backend}`. */
+  async classify(source, { topK = 5, model, provider } = {}) {
+    const { manifest } = await ready;
+    return run('classify', source, model || defaultModel('classify', manifest), { topK, provider });
+  },
+
+  /** Detect objects in an image, video, canvas, ImageBitmap, URL or Blob: `{detections, timings, backend}`. */
+  async detect(source, { model, scoreThreshold = 0.35, iouThreshold = 0.5, maxDetections = 100, provider } = {}) {
+    const { manifest } = await ready;
+    return run('detect', source, model || defaultModel('detect', manifest), { scoreThreshold, iouThreshold, maxDetections, provider });
+  },
+};
+
+// Python errors arrive with a traceback; the user needs its last line.
+function lastLine(message) {
+  const lines = String(message).trim().split('\n');
+  return lines[lines.length - 1];
+}

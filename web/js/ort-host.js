@@ -1,0 +1,90 @@
+// The one place that talks to onnxruntime-web: which bundle serves which execution provider, how
+// its environment is set, and how a session is created.
+//
+// Sessions are created with one execution provider per attempt. Given ['webgpu', 'wasm'],
+// onnxruntime-web drops WebGPU with only a console warning, so the page could not tell the user
+// (or report) which provider really runs. Trying WebGPU alone first, and WASM only after it
+// failed, makes the fallback explicit.
+
+const siteRoot = new URL('../', import.meta.url);
+
+// In 1.30 the WebGPU bundle needs the asyncify build of the runtime and the WASM bundle the
+// plain one. Keeping them apart also means a failed WebGPU init cannot poison WASM sessions.
+const BUNDLES = {
+  wasm: 'ort/ort.wasm.min.mjs',
+  webgpu: 'ort/ort.webgpu.min.mjs',
+};
+
+const bundles = {};
+
+/** Threads onnxruntime-web can use: more than one needs SharedArrayBuffer, so cross-origin isolation. */
+export function threadCount() {
+  if (!globalThis.crossOriginIsolated) return 1;
+  return Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1));
+}
+
+function loadBundle(kind) {
+  bundles[kind] ??= (async () => {
+    const ort = await import(new URL(BUNDLES[kind], siteRoot).href);
+    // Absolute: a relative wasmPaths is resolved against the bundle's own URL and ends up doubled.
+    ort.env.wasm.wasmPaths = new URL('ort/', siteRoot).href;
+    ort.env.wasm.numThreads = threadCount();
+    // proxy=false: inputs are views of Pyodide's memory, which cannot be posted to a worker.
+    ort.env.wasm.proxy = false;
+    ort.env.logLevel = 'error';
+    return ort;
+  })();
+  return bundles[kind];
+}
+
+let adapterProbe = null;
+
+/** Whether WebGPU can run here: `{available: true, adapter}` or `{available: false, reason}`. */
+export function probeWebGpu() {
+  adapterProbe ??= (async () => {
+    if (!('gpu' in navigator)) {
+      return { available: false, reason: 'this browser does not expose WebGPU (navigator.gpu is missing)' };
+    }
+    try {
+      const adapter = await navigator.gpu.requestAdapter();
+      if (!adapter) return { available: false, reason: 'the browser found no WebGPU adapter' };
+      const info = adapter.info || {};
+      return { available: true, adapter: [info.vendor, info.architecture, info.description].filter(Boolean).join(' ') || 'unknown' };
+    } catch (error) {
+      return { available: false, reason: `requesting a WebGPU adapter failed: ${error.message}` };
+    }
+  })();
+  return adapterProbe;
+}
+
+/**
+ * Create a session for `modelBytes` on `provider` ('wasm' or 'webgpu').
+ * Resolves to `{session, ort, backend, fallbackReason}`: `backend` is the provider that runs,
+ * `fallbackReason` says why it is not the one asked for (null when it is).
+ */
+export async function createSession(modelBytes, provider, fileName) {
+  let fallbackReason = null;
+  if (provider === 'webgpu') {
+    const gpu = await probeWebGpu();
+    if (gpu.available) {
+      try {
+        const ort = await loadBundle('webgpu');
+        const session = await ort.InferenceSession.create(modelBytes, { executionProviders: ['webgpu'] });
+        return { session, ort, backend: 'webgpu', fallbackReason };
+      } catch (error) {
+        fallbackReason = `WebGPU could not run ${fileName}: ${error.message}`;
+      }
+    } else {
+      fallbackReason = gpu.reason;
+    }
+  } else if (provider !== 'wasm') {
+    throw new Error(`unknown execution provider "${provider}" (use "wasm" or "webgpu")`);
+  }
+  const ort = await loadBundle('wasm');
+  try {
+    const session = await ort.InferenceSession.create(modelBytes, { executionProviders: ['wasm'] });
+    return { session, ort, backend: 'wasm', fallbackReason };
+  } catch (error) {
+    throw new Error(`${fileName} is not a model onnxruntime-web can load: ${error.message}`);
+  }
+}
