@@ -13,7 +13,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from y4m import photo_frames, write_y4m  # noqa: E402
 
-FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
+SAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "web", "samples")
 
 
 def read_y4m(path):
@@ -102,7 +102,7 @@ class Y4mTest(unittest.TestCase):
 
     def test_photo_frames_letterbox(self):
         # chelsea.png is 451x300: fits as 640x426, with black bars above/below.
-        frames = list(photo_frames(os.path.join(FIXTURES, "chelsea.png"), n=2))
+        frames = list(photo_frames(os.path.join(SAMPLES, "chelsea.png"), n=2))
         self.assertEqual(len(frames), 2)
         frame = frames[0]
         self.assertEqual((frame.shape, frame.dtype), ((480, 640, 3), np.uint8))

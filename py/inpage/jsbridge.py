@@ -133,6 +133,7 @@ async def page_load_model(name: str, provider: str):
             "backend": model.backend,
             "fallbackReason": model.session.fallback_reason,
             "inputSize": [model.spec.input.width, model.spec.input.height],
+            "scoreThreshold": model.spec.decoder.get("score_threshold"),
         }
     )
 
@@ -163,9 +164,9 @@ async def page_run(task: str, name: str, provider: str, pixels, width: int, heig
         elif task == "detect":
             detections = await model.detect(
                 image,
-                score_threshold=float(options.scoreThreshold),
-                iou_threshold=float(options.iouThreshold),
-                max_detections=int(options.maxDetections),
+                score_threshold=_optional_float(options, "scoreThreshold"),
+                iou_threshold=_optional_float(options, "iouThreshold"),
+                max_detections=int(getattr(options, "maxDetections", None) or 100),
             )
             payload = {
                 "detections": [
@@ -190,6 +191,11 @@ async def page_run(task: str, name: str, provider: str, pixels, width: int, heig
         return _to_js_object(payload)
     except (InpageError, TypeError) as exc:
         return _to_js_object({"error": {"type": type(exc).__name__, "message": str(exc)}})
+
+
+def _optional_float(options, name: str) -> float | None:
+    value = getattr(options, name, None)
+    return None if value is None else float(value)
 
 
 def _image_from_page(pixels, width: int, height: int):

@@ -57,12 +57,20 @@ class Model:
     async def detect(
         self,
         image: ImageInput,
-        score_threshold: float = 0.35,
-        iou_threshold: float = 0.5,
+        score_threshold: float | None = None,
+        iou_threshold: float | None = None,
         max_detections: int = 100,
     ) -> list[Detection]:
-        """Objects in ``image`` scoring above ``score_threshold``, boxes in ``image``'s pixels, best first."""
+        """Objects in ``image`` scoring above ``score_threshold``, boxes in ``image``'s pixels, best first.
+
+        Thresholds left as None take the model's defaults from the manifest (``decoder.score_threshold``,
+        ``decoder.iou_threshold``), else 0.35 and 0.5.
+        """
         self._expect_task("detect")
+        if score_threshold is None:
+            score_threshold = float(self.spec.decoder.get("score_threshold", 0.35))
+        if iou_threshold is None:
+            iou_threshold = float(self.spec.decoder.get("iou_threshold", 0.5))
         return await self._run(
             image,
             lambda outputs, transform: detections_from_outputs(

@@ -13,20 +13,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import mimetypes
 from pathlib import Path
 
 from aiohttp import web
 
 log = logging.getLogger("inpage.serve")
 
-# Python's table lacks .wasm on some systems, and has served .mjs as text/plain; browsers refuse
-# module scripts and streaming WASM compilation with the wrong type.
-mimetypes.init()  # load the system tables first, or a later lazy init would override these
-mimetypes.add_type("application/wasm", ".wasm")
-mimetypes.add_type("text/javascript", ".mjs")
-mimetypes.add_type("text/javascript", ".js")
-mimetypes.add_type("video/webm", ".webm")
+# Browsers refuse module scripts and streaming WASM compilation served with the wrong type, and
+# Python's table lacks .wasm on some systems and has mapped .mjs to text/plain on others.
+# Set explicitly rather than through the mimetypes module: aiohttp keeps its own table.
+CONTENT_TYPES = {
+    ".wasm": "application/wasm",
+    ".mjs": "text/javascript",
+    ".js": "text/javascript",
+    ".json": "application/json",
+    ".webm": "video/webm",
+    ".whl": "application/zip",
+}
 
 ISOLATION_HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
@@ -40,6 +43,9 @@ def make_app(site: Path, isolation: bool = True) -> web.Application:
     @web.middleware
     async def add_headers(request: web.Request, handler):
         response = await handler(request)
+        content_type = CONTENT_TYPES.get(Path(request.path).suffix)
+        if content_type and isinstance(response, web.FileResponse):
+            response.headers["Content-Type"] = content_type
         if isolation:
             response.headers.update(ISOLATION_HEADERS)
         response.headers["Cross-Origin-Resource-Policy"] = "same-origin"

@@ -10,7 +10,7 @@
 //   2. packages - numpy, Pillow and inpage's own wheel, resolved from the site's lock file
 //   3. ready    - Python is up; models load on first use (event 'model'), each verified by sha256.
 
-import { createSession, probeWebGpu, threadCount } from './ort-host.js';
+import { createSession, probeWebGpu, threadCount, warmUp } from './ort-host.js';
 
 const siteRoot = new URL('../', import.meta.url);
 const events = new EventTarget();
@@ -20,11 +20,27 @@ function emit(type, detail) {
 }
 
 function progress(stage, message, fraction) {
+  // Marks show up in DevTools' performance panel, and in `inpage.timeline()`.
+  performance.mark(`inpage:${stage}`);
   emit('progress', { stage, message, fraction });
 }
 
+// Downloads started ahead of need (the page's models, during Pyodide's boot), by absolute URL.
+// Each is handed out once, then forgotten, so the page does not hold a second copy.
+const prefetched = new Map();
+
 /** Read a URL's bytes, reporting download progress for large files (models). */
-async function fetchBytes(url) {
+function fetchBytes(url) {
+  const key = new URL(url, location.href).href;
+  const early = prefetched.get(key);
+  if (early) {
+    prefetched.delete(key);
+    return early;
+  }
+  return download(key);
+}
+
+async function download(url) {
   const response = await fetch(url);
   if (!response.ok) throw new Error(`${url} answered HTTP ${response.status} ${response.statusText}`);
   const total = Number(response.headers.get('content-length')) || 0;
@@ -43,8 +59,32 @@ async function fetchBytes(url) {
   return loaded === total ? bytes : bytes.subarray(0, loaded);
 }
 
+/**
+ * Fetch the manifest, then start downloading the models this page names in
+ * `<meta name="inpage-models" content="name,name">`. Runs alongside Pyodide's boot.
+ */
+async function prefetchModels() {
+  const manifestUrl = new URL('models/manifest.json', siteRoot).href;
+  const manifest = download(manifestUrl).then((bytes) => JSON.parse(new TextDecoder().decode(bytes)));
+  const wanted = (document.querySelector('meta[name="inpage-models"]')?.content || '').split(',').map((s) => s.trim());
+  manifest.then((document_) => {
+    for (const entry of document_.models.filter((m) => wanted.includes(m.name))) {
+      const url = new URL(entry.file, manifestUrl).href;
+      const bytes = download(url);
+      bytes.catch(() => {}); // reported when Python asks for it
+      prefetched.set(url, bytes);
+    }
+  }, () => {});
+  return manifest;
+}
+
 async function boot() {
   progress('runtime', 'Loading the Python runtime (Pyodide)…', 0.05);
+  // Overlapped with Pyodide's boot: the manifest and this page's models download, and
+  // onnxruntime-web compiles its WebAssembly. Neither needs Python.
+  const manifestPromise = prefetchModels();
+  manifestPromise.catch(() => {});
+  if (settings.provider === 'wasm') warmUp();
   const { loadPyodide } = await import(new URL('pyodide/pyodide.mjs', siteRoot).href);
   const pyodide = await loadPyodide({ indexURL: new URL('pyodide/', siteRoot).href });
   progress('packages', 'Loading numpy, Pillow and inpage…', 0.55);
@@ -56,10 +96,9 @@ async function boot() {
   });
 
   const bridge = pyodide.pyimport('inpage.jsbridge');
-  const manifestUrl = new URL('models/manifest.json', siteRoot).href;
   let manifest;
   try {
-    manifest = JSON.parse(new TextDecoder().decode(await fetchBytes(manifestUrl)));
+    manifest = await manifestPromise;
   } catch (error) {
     throw new Error(`the model manifest could not be read: ${error.message}`);
   }
@@ -67,10 +106,10 @@ async function boot() {
   return { pyodide, bridge, manifest };
 }
 
+const settings = { provider: 'wasm' };
+
 const ready = boot();
 ready.catch((error) => progress('failed', `Start-up failed: ${error.message}`, 1));
-
-const settings = { provider: 'wasm' };
 
 // Canvas reused for frames; willReadFrequently keeps its pixels on the CPU for getImageData.
 let scratch = null;
@@ -164,17 +203,27 @@ window.inpage = {
     return (await ready).pyodide;
   },
 
+  /** Start-up milestones (ms since navigation): runtime, packages, ready, and each model's load. */
+  timeline() {
+    return Object.fromEntries(performance.getEntriesByType('mark')
+      .filter((mark) => mark.name.startsWith('inpage:'))
+      .map((mark) => [mark.name.slice(7), Math.round(mark.startTime)]));
+  },
+
   /** The bundled models, as listed in the site's manifest. */
   async models() {
     const { manifest } = await ready;
-    return manifest.models.map(({ name, task, description }) => ({ name, task, description }));
+    return manifest.models.map(({ name, task, description, decoder }) => (
+      { name, task, description, scoreThreshold: decoder?.score_threshold ?? null }));
   },
 
   /** Load a model now (it otherwise loads on first use); resolves to `{name, task, backend, fallbackReason}`. */
   async loadModel(name, { provider } = {}) {
     const { bridge } = await ready;
     try {
-      return (await bridge.page_load_model(name, provider || settings.provider)) ;
+      const info = await bridge.page_load_model(name, provider || settings.provider);
+      performance.mark(`inpage:model:${name}`);
+      return info;
     } catch (error) {
       throw new InpageError('ModelLoadError', lastLine(error.message));
     }
@@ -186,8 +235,12 @@ window.inpage = {
     return run('classify', source, model || defaultModel('classify', manifest), { topK, provider });
   },
 
-  /** Detect objects in an image, video, canvas, ImageBitmap, URL or Blob: `{detections, timings, backend}`. */
-  async detect(source, { model, scoreThreshold = 0.35, iouThreshold = 0.5, maxDetections = 100, provider } = {}) {
+  /**
+   * Detect objects in an image, video, canvas, ImageBitmap, ImageData, URL or Blob:
+   * `{detections: [{label, index, score, box: [x0, y0, x1, y1], keypoints}], timings, backend}`.
+   * Thresholds left out take the model's defaults from the manifest.
+   */
+  async detect(source, { model, scoreThreshold, iouThreshold, maxDetections = 100, provider } = {}) {
     const { manifest } = await ready;
     return run('detect', source, model || defaultModel('detect', manifest), { scoreThreshold, iouThreshold, maxDetections, provider });
   },

@@ -17,6 +17,10 @@ const BUNDLES = {
 
 const bundles = {};
 
+// Errors only: some converted graphs carry unused initializers that onnxruntime reports,
+// harmlessly, as warnings on every load, and they would read as console errors.
+const SESSION_OPTIONS = { logSeverityLevel: 3 };
+
 /** Threads onnxruntime-web can use: more than one needs SharedArrayBuffer, so cross-origin isolation. */
 export function threadCount() {
   if (!globalThis.crossOriginIsolated) return 1;
@@ -35,6 +39,23 @@ function loadBundle(kind) {
     return ort;
   })();
   return bundles[kind];
+}
+
+// A 78-byte model (one Identity node, float32[1]), made with onnx.helper. Creating a session from
+// it makes onnxruntime-web compile its WebAssembly and start its threads, which takes a second or
+// more; doing that while Pyodide boots takes it off the path to the first result.
+const WARM_UP_MODEL = 'CAgSBmlucGFnZTo8ChAKAXgSAXkiCElkZW50aXR5EgZ3YXJtdXBaDwoBeBIKCggIARIECgIIAWIPCgF5EgoKCAgBEgQKAggBQgQKABAR';
+
+/** Initialise the WASM runtime ahead of the first real session. Never rejects: a real load reports errors. */
+export async function warmUp() {
+  try {
+    const ort = await loadBundle('wasm');
+    const bytes = Uint8Array.from(atob(WARM_UP_MODEL), (c) => c.charCodeAt(0));
+    const session = await ort.InferenceSession.create(bytes, { ...SESSION_OPTIONS, executionProviders: ['wasm'] });
+    await session.release();
+  } catch {
+    // The same failure will surface, with its message, when a model is loaded.
+  }
 }
 
 let adapterProbe = null;
@@ -69,7 +90,7 @@ export async function createSession(modelBytes, provider, fileName) {
     if (gpu.available) {
       try {
         const ort = await loadBundle('webgpu');
-        const session = await ort.InferenceSession.create(modelBytes, { executionProviders: ['webgpu'] });
+        const session = await ort.InferenceSession.create(modelBytes, { ...SESSION_OPTIONS, executionProviders: ['webgpu'] });
         return { session, ort, backend: 'webgpu', fallbackReason };
       } catch (error) {
         fallbackReason = `WebGPU could not run ${fileName}: ${error.message}`;
@@ -82,7 +103,7 @@ export async function createSession(modelBytes, provider, fileName) {
   }
   const ort = await loadBundle('wasm');
   try {
-    const session = await ort.InferenceSession.create(modelBytes, { executionProviders: ['wasm'] });
+    const session = await ort.InferenceSession.create(modelBytes, { ...SESSION_OPTIONS, executionProviders: ['wasm'] });
     return { session, ort, backend: 'wasm', fallbackReason };
   } catch (error) {
     throw new Error(`${fileName} is not a model onnxruntime-web can load: ${error.message}`);

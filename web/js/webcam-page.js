@@ -160,7 +160,15 @@ $('start').addEventListener('click', startCamera);
 $('stop').addEventListener('click', stop);
 $('sample').addEventListener('click', () => play({ url: 'samples/sample-clip.webm' }).catch((error) => notify(notices, 'error', `The sample clip could not play: ${error.message}`, 'detect')));
 $('file').addEventListener('change', (event) => { const [file] = event.target.files; if (file) openFile(file); });
-$('model').addEventListener('change', () => { if (!still.hidden) detectOnce(still); });
+$('model').addEventListener('change', async () => {
+  // Each model has its own sensible threshold (faces need a higher one than COCO objects).
+  const info = (await inpage.models()).find((m) => m.name === $('model').value);
+  if (info?.scoreThreshold != null) {
+    threshold.value = info.scoreThreshold;
+    $('threshold-value').textContent = Number(threshold.value).toFixed(2);
+  }
+  if (!still.hidden) detectOnce(still);
+});
 threshold.addEventListener('change', () => { if (!still.hidden) detectOnce(still); });
 
 inpage.ready.then(
