@@ -159,6 +159,8 @@ class PageSession:
         self.context.on("request", lambda request: self.requests.append(request.url))
         self.page.on("pageerror", lambda error: self.page_errors.append(str(error)))
         self.page.on("console", lambda m: self.console_errors.append(m.text) if m.type == "error" else None)
+        # A renderer crash fails the test anyway; this says so plainly in the output.
+        self.page.on("crash", lambda page: print(f"\nRENDERER CRASHED on {page.url}; console errors so far: {self.console_errors[-5:]}"))
 
     def open(self, path: str = "", wait_ready: bool = True):
         self.page.goto(self.base_url + path)

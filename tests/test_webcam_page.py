@@ -6,6 +6,7 @@ labels, boxes with IoU >= 0.99, and scores within 1e-3.
 """
 
 import base64
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -207,6 +208,24 @@ def test_uploaded_image_and_bad_file_on_the_detection_page(open_page):
     assert session.page_errors == []
 
 
+def chromium_rss() -> int:
+    """Resident memory of every Chromium process, in bytes: it covers memory no page API reports,
+    such as onnxruntime-web's own WebAssembly heap."""
+    total = 0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if b"chromium" not in (proc / "cmdline").read_bytes():
+                continue
+            for line in (proc / "status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+        except OSError:
+            continue  # the process ended while we looked
+    return total
+
+
 @pytest.mark.soak
 def test_soak_500_frames_memory_stays_flat(browser, server, open_page):
     session = open_page("index.html", permissions=["camera"])
@@ -219,13 +238,19 @@ def test_soak_500_frames_memory_stays_flat(browser, server, open_page):
     }"""
     page.wait_for_function("window.inpageDemo.frames >= 100", timeout=300_000, polling=500)
     warm = page.evaluate(memory)
+    warm["rss"] = chromium_rss()
     page.wait_for_function("window.inpageDemo.frames >= 500", timeout=900_000, polling=1000)
     done = page.evaluate(memory)
+    done["rss"] = chromium_rss()
     page.click("#stop")
     print(f"soak: frames {warm['frames']} -> {done['frames']}, JS heap {warm['js'] / 1e6:.1f} -> {done['js'] / 1e6:.1f} MB, "
-          f"Pyodide memory {warm['pyodide'] / 1e6:.1f} -> {done['pyodide'] / 1e6:.1f} MB")
+          f"Pyodide memory {warm['pyodide'] / 1e6:.1f} -> {done['pyodide'] / 1e6:.1f} MB, "
+          f"Chromium RSS {warm['rss'] / 1e6:.0f} -> {done['rss'] / 1e6:.0f} MB")
     assert done["errors"] == 0 and session.page_errors == []
     # WebAssembly memory never shrinks, so any leak per frame would show as growth here.
     assert done["pyodide"] - warm["pyodide"] <= 4 * 2**20
     # The JS heap breathes with the collector; a leak of even one 640x480 frame per call would add 480 MB.
     assert done["js"] - warm["js"] <= 24 * 2**20
+    # Everything else, onnxruntime-web's heap included: 400 frames leaking one 416x416 input
+    # tensor each (2 MB) would add 800 MB.
+    assert done["rss"] - warm["rss"] <= 96 * 2**20

@@ -124,7 +124,12 @@ async def page_load_model(name: str, provider: str):
 
     key = (name, provider)
     if key not in _models:
-        _models[key] = await load_model(name, provider=provider)
+        model = await load_model(name, provider=provider)
+        # One run on the zeroed input tensor: the first run of a session pays for kernel set-up
+        # and (under WebGPU) shader compiles. Paying it here, while the user is still choosing an
+        # image or starting the camera, makes the first real result come sooner.
+        await model.session.run({model.spec.input.name: np.zeros(model.spec.input.shape, np.float32)})
+        _models[key] = model
     model = _models[key]
     return _to_js_object(
         {

@@ -3,21 +3,33 @@
 
 const inpage = window.inpage;
 
-/** Show start-up and model-download progress in `element` (a .loader with a <progress> and a <span>). */
+/**
+ * Show start-up and model-download progress in `element` (a .loader with a <progress> and a
+ * <span>). It stays up until start-up is done and no model download is under way.
+ */
 export function bindProgress(element) {
   const bar = element.querySelector('progress');
   const text = element.querySelector('span');
+  let started = false;
+  const downloads = new Map();
+  const update = () => { element.hidden = started && downloads.size === 0; };
   element.hidden = false;
   inpage.events.addEventListener('progress', ({ detail }) => {
-    bar.value = detail.fraction;
-    text.textContent = detail.message;
-    if (detail.stage === 'ready') element.hidden = true;
+    started = detail.stage === 'ready' || detail.stage === 'failed';
+    if (!started || downloads.size === 0) {
+      bar.value = detail.fraction;
+      text.textContent = detail.message;
+    }
+    update();
   });
   inpage.events.addEventListener('model', ({ detail }) => {
-    element.hidden = false;
-    bar.value = detail.loaded / detail.total;
-    text.textContent = `Downloading ${detail.file}: ${(detail.loaded / 1e6).toFixed(1)} of ${(detail.total / 1e6).toFixed(1)} MB`;
-    if (detail.loaded >= detail.total) element.hidden = true;
+    if (detail.loaded >= detail.total) downloads.delete(detail.file);
+    else downloads.set(detail.file, detail);
+    if (started && downloads.size) {
+      bar.value = detail.loaded / detail.total;
+      text.textContent = `Downloading ${detail.file}: ${(detail.loaded / 1e6).toFixed(1)} of ${(detail.total / 1e6).toFixed(1)} MB`;
+    }
+    update();
   });
 }
 
