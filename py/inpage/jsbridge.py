@@ -143,13 +143,6 @@ async def page_load_model(name: str, provider: str):
     )
 
 
-def page_forget_models() -> None:
-    """Drop every cached model (and its onnxruntime-web session)."""
-    for model in _models.values():
-        model.session.close()
-    _models.clear()
-
-
 async def page_run(task: str, name: str, provider: str, pixels, width: int, height: int, options):
     """Run ``task`` on an image from the page and return a plain JS result object.
 

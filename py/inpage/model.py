@@ -93,6 +93,10 @@ class Model:
             )
             return result
 
+    def close(self) -> None:
+        """Release the session (and, in the page, onnxruntime-web's memory for it) now."""
+        self.session.close()
+
     def _expect_task(self, task: str) -> None:
         if self.spec.task != task:
             raise TypeError(f"model {self.spec.name!r} is a {self.spec.task} model; it cannot {task}")

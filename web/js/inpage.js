@@ -143,7 +143,10 @@ async function readSource(source) {
   }
   if (typeof HTMLVideoElement !== 'undefined' && source instanceof HTMLVideoElement) {
     if (source.readyState < 2 || !source.videoWidth) throw new InpageError('NoFrame', 'the video has no frame to read yet');
-    return imageDataSource(pixelsOf(source, source.videoWidth, source.videoHeight));
+    return (await videoFramePixels(source)) || imageDataSource(pixelsOf(source, source.videoWidth, source.videoHeight));
+  }
+  if (typeof VideoFrame !== 'undefined' && source instanceof VideoFrame) {
+    return (await videoFramePixels(source)) || imageDataSource(pixelsOf(source, source.displayWidth, source.displayHeight));
   }
   if (typeof HTMLImageElement !== 'undefined' && source instanceof HTMLImageElement) {
     if (!source.complete) await source.decode();
@@ -161,6 +164,42 @@ async function readSource(source) {
   throw new InpageError('TypeError', 'unsupported source: pass an image URL, Blob, ImageData, or an image, video, canvas or ImageBitmap');
 }
 
+// RGBA buffers for video frames, reused frame after frame. getImageData would allocate a fresh
+// 1.2 MB buffer per 640x480 frame; the collector frees those late, and a page running at camera
+// rate grew by hundreds of MB before it did. A buffer is lent to one call at a time.
+const freeFrameBuffers = [];
+
+function borrowFrameBuffer(size) {
+  const index = freeFrameBuffers.findIndex((buffer) => buffer.length === size);
+  return index >= 0 ? freeFrameBuffers.splice(index, 1)[0] : new Uint8Array(size);
+}
+
+function returnFrameBuffer(buffer) {
+  if (freeFrameBuffers.length < 4) freeFrameBuffers.push(buffer);
+}
+
+/**
+ * Copy a video's current frame (or a VideoFrame) as RGBA into a reused buffer, with WebCodecs.
+ * Resolves to null where the browser cannot convert to RGBA, so the caller falls back to a canvas.
+ */
+async function videoFramePixels(source) {
+  if (typeof VideoFrame === 'undefined') return null;
+  const frame = source instanceof VideoFrame ? source : new VideoFrame(source);
+  let buffer = null;
+  try {
+    const options = { format: 'RGBA', colorSpace: 'srgb' };
+    const { width, height } = frame.visibleRect;
+    buffer = borrowFrameBuffer(frame.allocationSize(options));
+    await frame.copyTo(buffer, options);
+    return { data: buffer, width, height, release: () => returnFrameBuffer(buffer) };
+  } catch {
+    if (buffer) returnFrameBuffer(buffer);
+    return null;
+  } finally {
+    if (frame !== source) frame.close();
+  }
+}
+
 function imageDataSource(imageData) {
   return { data: imageData.data, width: imageData.width, height: imageData.height };
 }
@@ -175,10 +214,15 @@ class InpageError extends Error {
 async function run(task, source, modelName, options) {
   const { bridge } = await ready;
   const started = performance.now();
-  const { data, width, height } = await readSource(source);
+  const { data, width, height, release } = await readSource(source);
   const captureMs = performance.now() - started;
   const provider = options.provider || settings.provider;
-  const result = await bridge.page_run(task, modelName, provider, data, width, height, options);
+  let result;
+  try {
+    result = await bridge.page_run(task, modelName, provider, data, width, height, options);
+  } finally {
+    release?.();
+  }
   if (result.error) throw new InpageError(result.error.type, result.error.message);
   result.timings = { capture_ms: captureMs, ...result.timings };
   return result;
