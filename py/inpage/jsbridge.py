@@ -138,7 +138,6 @@ async def page_load_model(name: str, provider: str):
             "backend": model.backend,
             "fallbackReason": model.session.fallback_reason,
             "inputSize": [model.spec.input.width, model.spec.input.height],
-            "scoreThreshold": model.spec.decoder.get("score_threshold"),
         }
     )
 

@@ -84,7 +84,7 @@ async function boot() {
   // onnxruntime-web compiles its WebAssembly. Neither needs Python.
   const manifestPromise = prefetchModels();
   manifestPromise.catch(() => {});
-  if (settings.provider === 'wasm') warmUp();
+  warmUp();
   const { loadPyodide } = await import(new URL('pyodide/pyodide.mjs', siteRoot).href);
   const pyodide = await loadPyodide({ indexURL: new URL('pyodide/', siteRoot).href });
   progress('packages', 'Loading numpy, Pillow and inpage…', 0.55);

@@ -11,7 +11,7 @@ export function bindProgress(element) {
   const bar = element.querySelector('progress');
   const text = element.querySelector('span');
   let started = false;
-  const downloads = new Map();
+  const downloads = new Set(); // files still downloading
   const update = () => { element.hidden = started && downloads.size === 0; };
   element.hidden = false;
   inpage.events.addEventListener('progress', ({ detail }) => {
@@ -24,7 +24,7 @@ export function bindProgress(element) {
   });
   inpage.events.addEventListener('model', ({ detail }) => {
     if (detail.loaded >= detail.total) downloads.delete(detail.file);
-    else downloads.set(detail.file, detail);
+    else downloads.add(detail.file);
     if (started && downloads.size) {
       bar.value = detail.loaded / detail.total;
       text.textContent = `Downloading ${detail.file}: ${(detail.loaded / 1e6).toFixed(1)} of ${(detail.total / 1e6).toFixed(1)} MB`;
