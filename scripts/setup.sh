@@ -24,7 +24,7 @@ stamp="$VENV/.inpage-installed"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt "$stamp" ]; then
   echo "== installing Python packages"
   "$VENV/bin/python" -m pip install --quiet --upgrade pip
-  "$VENV/bin/python" -m pip install --quiet -c constraints.txt -e '.[build,test]'
+  "$VENV/bin/python" -m pip install --quiet -c constraints.txt -e '.[test,bench]'
   touch "$stamp"
 fi
 

@@ -64,10 +64,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def build(out: Path, project: Path | None = None, *extra: str) -> subprocess.CompletedProcess:
+    """The real build (build/build_site.py, the same as `inpage build`) into ``out``."""
+    command = [sys.executable, str(ROOT / "build" / "build_site.py"), "--out", str(out), *extra]
+    if project is not None:
+        command += ["--project", str(project)]
+    return subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+
+
 @pytest.fixture(scope="session")
 def site() -> Path:
-    """The site built into dist/ by the real build script (incremental: cheap when up to date)."""
-    result = subprocess.run([sys.executable, str(ROOT / "build" / "build_site.py"), "--quiet"], capture_output=True, text=True)
+    """The demo site built into dist/ by the real build script (incremental: cheap when up to date)."""
+    result = build(ROOT / "dist", None, "--quiet")
     assert result.returncode == 0, f"build failed:\n{result.stdout}\n{result.stderr}"
     return ROOT / "dist"
 
@@ -75,10 +83,13 @@ def site() -> Path:
 class Server:
     """``inpage serve`` running in a subprocess on a free port."""
 
-    def __init__(self, site: Path, *extra: str):
+    def __init__(self, site: Path, *extra: str, access_log: Path | None = None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
+        self.access_log = access_log
         command = [sys.executable, "-m", "inpage", "serve", "--no-build", "--site", str(site), "--port", str(self.port), *extra]
+        if access_log is not None:
+            command += ["--access-log", str(access_log)]
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -91,6 +102,14 @@ class Server:
                 time.sleep(0.1)
         self.stop()
         raise RuntimeError("inpage serve did not answer within 30 s")
+
+    def log(self) -> list[dict]:
+        """The responses sent so far (with --access-log): path, status, bytes, encoding."""
+        import json
+
+        if self.access_log is None or not self.access_log.exists():
+            return []
+        return [json.loads(line) for line in self.access_log.read_text().splitlines() if line.strip()]
 
     def stop(self) -> None:
         self.process.terminate()

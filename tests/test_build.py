@@ -1,16 +1,19 @@
-"""The build script: a self-contained site, verified inputs, and no work when nothing changed."""
+"""The build: a self-contained site, verified inputs, the manifest checked against every ONNX file, caches
+that heal, precompressed assets, and no work when nothing changed."""
 
+import brotli
+import gzip
 import hashlib
 import json
-import subprocess
-import sys
+import shutil
 import zipfile
 
 import pytest
 
-from conftest import ROOT
+from inpage.manifest import dump_manifest
 
-BUILD = [sys.executable, str(ROOT / "build" / "build_site.py")]
+import makers
+from conftest import ROOT, build
 
 
 def sha256(path):
@@ -18,12 +21,12 @@ def sha256(path):
 
 
 def test_site_holds_pages_runtimes_wheels_and_models(site):
-    for rel in ["index.html", "classify.html", "js/inpage.js", "style.css", "samples/sample-clip.webm",
-                "pyodide/pyodide.mjs", "pyodide/pyodide.asm.wasm", "pyodide/python_stdlib.zip",
-                "models/manifest.json", "ort/ort.wasm.min.mjs", "ort/ort-wasm-simd-threaded.wasm"]:
+    for rel in ["index.html", "classify.html", "models.html", "sw.js", "js/inpage.js", "js/worker.js", "style.css",
+                "samples/sample-clip.webm", "pyodide/pyodide.mjs", "pyodide/pyodide.asm.wasm", "pyodide/python_stdlib.zip",
+                "models/manifest.json", "models/inspect.json", "ort/ort.wasm.min.mjs", "ort/ort-wasm-simd-threaded.wasm", "assets.json"]:
         assert (site / rel).is_file(), rel
     # Only the onnxruntime-web files the pages load: no JSEP/JSPI builds, no source maps, no other bundles.
-    assert sorted(p.name for p in (site / "ort").iterdir()) == [
+    assert sorted(p.name for p in (site / "ort").iterdir() if p.suffix not in (".br", ".gz")) == [
         "ort-wasm-simd-threaded.asyncify.mjs", "ort-wasm-simd-threaded.asyncify.wasm",
         "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm",
         "ort.wasm.min.mjs", "ort.webgpu.min.mjs",
@@ -43,57 +46,161 @@ def test_lock_file_is_trimmed_and_every_wheel_matches_it(site):
             assert entry["sha256"] == official["packages"][name]["sha256"]
 
 
-def test_project_wheel_is_pure_python_and_current(site):
+def test_page_wheel_holds_only_what_the_page_imports_and_is_current(site):
     [wheel] = (site / "pyodide").glob("inpage-*.whl")
-    assert wheel.name.endswith("-py3-none-any.whl")
+    # The version carries a digest of the sources, so a changed wheel has a new name.
+    assert wheel.name.startswith("inpage-0.") and "+" in wheel.name and wheel.name.endswith("-py3-none-any.whl")
     with zipfile.ZipFile(wheel) as archive:
-        bridge = archive.read("inpage/jsbridge.py").decode()
-    assert bridge == (ROOT / "py" / "inpage" / "jsbridge.py").read_text()
+        names = set(archive.namelist())
+        assert archive.read("inpage/_web.py").decode() == (ROOT / "py" / "inpage" / "_web.py").read_text()
+    assert {"inpage/_page.py", "inpage/tasks/detect.py", "inpage/heads/yolo.py"} <= names
+    assert not any(n.startswith(("inpage/bundle/", "inpage/cli.py", "inpage/server.py", "inpage/_native.py", "inpage/_assets")) for n in names)
 
 
-def test_models_are_copied_with_their_manifest(site):
+def test_models_are_copied_with_their_manifest_and_inspection(site):
     manifest = json.loads((site / "models" / "manifest.json").read_text())
-    assert {m["name"] for m in manifest["models"]} >= {"efficientnet-lite0", "nanodet-m", "blazeface"}
+    assert {m["name"] for m in manifest["models"]} >= {"efficientnet-lite0", "nanodet-m", "blazeface", "movenet-lightning", "selfie"}
     for entry in manifest["models"]:
         assert sha256(site / "models" / entry["file"]) == entry["sha256"]
-        assert (site / "models" / entry["labels"]).is_file()
+        for variant in entry.get("variants", []):
+            assert sha256(site / "models" / variant["file"]) == variant["sha256"]
+    inspection = json.loads((site / "models" / "inspect.json").read_text())
+    assert inspection["nanodet-m"]["parameters"] > 1_000_000 and inspection["nanodet-m"]["opsets"] == {"ai.onnx": 17}
+
+
+def test_assets_index_and_precompressed_copies(site):
+    index = json.loads((site / "assets.json").read_text())
+    assert index["packages"] == ["inpage"]
+    for rel, digest in index["files"].items():
+        assert sha256(site / rel) == digest, rel
+    assert "sw.js" not in index["files"] and not any(rel.startswith(".") for rel in index["files"])
+    for rel in ("ort/ort-wasm-simd-threaded.wasm", "pyodide/pyodide.asm.wasm", "js/worker.js"):
+        original = (site / rel).read_bytes()
+        assert brotli.decompress((site / f"{rel}.br").read_bytes()) == original
+        assert gzip.decompress((site / f"{rel}.gz").read_bytes()) == original
+        assert index["encodings"][rel] == ["br", "gzip"]
+    # Wheels and the stdlib zip are compressed already: no copies that would save nothing.
+    assert not (site / "pyodide" / "python_stdlib.zip.br").exists()
 
 
 def test_second_build_with_nothing_changed_updates_nothing(site):
-    result = subprocess.run(BUILD, capture_output=True, text=True)
+    result = build(site)
     assert result.returncode == 0, result.stderr
     assert "(0 file(s) updated)" in result.stdout
 
 
-def test_tampered_model_stops_the_build_naming_the_file(tmp_path, scratch_copy):
-    models = scratch_copy(ROOT / "models")
-    target = models / "nanodet-m-416.onnx"
+def demo_project(tmp_path, edit=None, keep=("blazeface",)):
+    """A copy of some demo models as a project folder, its manifest edited by ``edit(entries)``."""
+    models = tmp_path / "project" / "models"
+    shutil.copytree(ROOT / "models" / "labels", models / "labels")
+    entries = [e for e in json.loads((ROOT / "models" / "manifest.json").read_text())["models"] if e["name"] in keep]
+    for entry in entries:
+        entry.pop("variants", None)
+        shutil.copyfile(ROOT / "models" / entry["file"], models / entry["file"])
+    if edit:
+        entries = edit(entries) or entries
+    (models / "manifest.json").write_text(dump_manifest(entries))
+    return tmp_path / "project"
+
+
+def test_tampered_model_stops_the_build_naming_the_file(tmp_path):
+    project = demo_project(tmp_path)
+    target = project / "models" / "blazeface-front-128.onnx"
     data = bytearray(target.read_bytes())
     data[len(data) // 2] ^= 0xFF
     target.write_bytes(bytes(data))
-    result = subprocess.run(BUILD + ["--models", str(models), "--out", str(tmp_path / "out"), "--only", "models"], capture_output=True, text=True)
+    result = build(tmp_path / "out", project)
     assert result.returncode == 1
-    assert "nanodet-m-416.onnx" in result.stderr and "sha256" in result.stderr
-    assert not (tmp_path / "out" / "models" / "nanodet-m-416.onnx").exists()
+    assert "blazeface-front-128.onnx" in result.stderr and "sha256" in result.stderr
+    assert not (tmp_path / "out" / "models" / "blazeface-front-128.onnx").exists()
 
 
-def test_missing_model_file_stops_the_build(tmp_path, scratch_copy):
-    models = scratch_copy(ROOT / "models")
-    (models / "blazeface-front-128.onnx").unlink()
-    result = subprocess.run(BUILD + ["--models", str(models), "--out", str(tmp_path / "out"), "--only", "models"], capture_output=True, text=True)
+def test_missing_model_file_stops_the_build(tmp_path):
+    project = demo_project(tmp_path)
+    (project / "models" / "blazeface-front-128.onnx").unlink()
+    result = build(tmp_path / "out", project)
     assert result.returncode == 1 and "blazeface-front-128.onnx" in result.stderr and "missing" in result.stderr
 
 
-def test_tampered_pyodide_wheel_stops_the_build_naming_it(tmp_path, monkeypatch):
+def test_every_manifest_problem_is_one_line_naming_the_model_and_field(tmp_path):
+    def break_everything(entries):
+        face, pose = entries
+        face["inputs"][0]["name"] = "pixels"  # not the graph's input name
+        face["image"]["input"] = "pixels"
+        face["head"]["type"] = "ssd_v9"  # no such head
+        pose["outputs"][0]["shape"] = [1, 1, 33, 3]  # MoveNet has 17 keypoints
+        pose.pop("sha256")
+        return [face, pose]
+
+    project = demo_project(tmp_path, break_everything, keep=("blazeface", "movenet-lightning"))
+    result = build(tmp_path / "out", project)
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert any("model 'blazeface': head.type must be one of blazeface, nanodet_gfl, yolo, not 'ssd_v9'" in line for line in lines), lines
+    assert any("model 'movenet-lightning': sha256 is missing" in line for line in lines), lines
+    assert all(line.startswith("build failed: model '") for line in lines), lines
+
+    def wrong_input(entries):
+        entries[0]["inputs"][0]["name"] = "pixels"
+        entries[0]["image"]["input"] = "pixels"
+
+    result = build(tmp_path / "out", demo_project(tmp_path / "b", wrong_input))
+    assert "model 'blazeface': inputs[0].name 'pixels' is not in blazeface-front-128.onnx" in result.stderr
+
+    def wrong_labels(entries):
+        entries[0]["labels"] = ["a", "b"]
+
+    result = build(tmp_path / "out", demo_project(tmp_path / "c", wrong_labels, keep=("efficientnet-lite0",)))
+    assert "model 'efficientnet-lite0': labels has 2 entries, but output 'logits' gives 1000 scores" in result.stderr
+
+    (project / "models" / "manifest.json").write_text('{"model": []}')
+    result = build(tmp_path / "out", project)
+    assert result.returncode == 1 and 'has no "models" list' in result.stderr
+
+
+def test_users_python_is_packed_as_a_wheel_and_checked_for_the_page(tmp_path):
+    from inpage.project import add_model
+
+    makers.classifier(tmp_path / "mine.onnx")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "mytask.py").write_text("import numpy as np\n\ndef postprocess(outputs, geometry, spec, options):\n    return {'n': 1}\n")
+    add_model(tmp_path / "mine.onnx", project, python=project / "mytask.py", normalize={"mean": [0], "std": [1], "units": "0-255"}, resize="stretch")
+    out = tmp_path / "out"
+    result = build(out, project)
+    assert result.returncode == 0, result.stderr
+    lock = json.loads((out / "pyodide" / "pyodide-lock.json").read_text())
+    assert "inpage-user-mytask" in lock["packages"]
+    assert json.loads((out / "assets.json").read_text())["packages"] == ["inpage", "inpage-user-mytask"]
+    wheel = out / "pyodide" / lock["packages"]["inpage-user-mytask"]["file_name"]
+    assert "mytask.py" in zipfile.ZipFile(wheel).namelist()
+    # A module the page's Python cannot import is refused by the build, naming the file and line.
+    (project / "mytask.py").write_text("import numpy\nimport torch\n")
+    result = build(out, project)
+    assert result.returncode == 1 and "mytask.py, line 2: imports 'torch'" in result.stderr
+
+
+def test_a_damaged_cached_wheel_is_fetched_again(tmp_path, monkeypatch):
+    cache = tmp_path / "cache" / "pyodide-0.27.7"
+    shutil.copytree(ROOT / ".cache" / "pyodide-0.27.7" / "carrier", cache / "carrier")
     lock = json.loads((ROOT / "node_modules" / "pyodide" / "pyodide-lock.json").read_text())
     numpy_wheel = lock["packages"]["numpy"]["file_name"]
-    cache = tmp_path / "cache" / "pyodide-0.27.7"
-    (cache / "carrier").mkdir(parents=True)
-    # An empty carrier package, so the build cannot replace the bad wheel from PyPI behind our back.
-    with zipfile.ZipFile(cache / "carrier" / "empty.whl", "w"):
-        pass
-    (cache / numpy_wheel).write_bytes(b"not the real numpy wheel")
+    good = (ROOT / ".cache" / "pyodide-0.27.7" / numpy_wheel).read_bytes()
+    (cache / numpy_wheel).write_bytes(good[: len(good) // 2])  # an interrupted download
     monkeypatch.setenv("INPAGE_CACHE", str(tmp_path / "cache"))
-    result = subprocess.run(BUILD + ["--out", str(tmp_path / "out"), "--only", "runtime"], capture_output=True, text=True)
-    assert result.returncode == 1
-    assert numpy_wheel in result.stderr and "pyodide-lock.json" in result.stderr
+    result = build(tmp_path / "out", None, "--only", "runtime")
+    assert result.returncode == 0, result.stderr
+    assert (cache / numpy_wheel).read_bytes() == good
+    assert (tmp_path / "out" / "pyodide" / numpy_wheel).read_bytes() == good
+
+
+@pytest.mark.slow
+def test_a_truncated_carrier_package_is_downloaded_again(tmp_path, monkeypatch):
+    cache = tmp_path / "cache" / "pyodide-0.27.7" / "carrier"
+    cache.mkdir(parents=True)
+    [carrier] = (ROOT / ".cache" / "pyodide-0.27.7" / "carrier").glob("*.whl")
+    (cache / carrier.name).write_bytes(carrier.read_bytes()[:1_000_000])
+    monkeypatch.setenv("INPAGE_CACHE", str(tmp_path / "cache"))
+    result = build(tmp_path / "out", None, "--only", "runtime")
+    assert result.returncode == 0, result.stderr
+    assert sha256(cache / carrier.name) == sha256(carrier)

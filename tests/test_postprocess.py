@@ -1,10 +1,10 @@
-"""Post-processing on CPython: softmax, top-k, IoU, NMS and the two detection decoders, on hand-checked cases."""
+"""Post-processing on CPython: softmax, top-k, IoU, NMS and the detector heads, on hand-checked cases."""
 
 import numpy as np
 import pytest
 
-from inpage import blazeface, nanodet
-from inpage.classify import predictions_from_logits
+from inpage.errors import InferenceError
+from inpage.heads import blazeface, nanodet, yolo
 from inpage.postprocess import batched_nms, box_iou, nms, sigmoid, softmax, top_k
 
 
@@ -24,15 +24,6 @@ def test_top_k_orders_best_first_and_breaks_ties_by_index():
     assert top_k(scores, 3).tolist() == [1, 3, 2]
     assert top_k(scores, 10).tolist() == [1, 3, 2, 0, 4]
     assert top_k(scores, 0).tolist() == []
-
-
-def test_predictions_from_logits():
-    labels = ("cat", "dog", "cup")
-    predictions = predictions_from_logits(np.log(np.array([[0.2, 0.7, 0.1]])), labels, 2)
-    assert [(p.index, p.label) for p in predictions] == [(1, "dog"), (0, "cat")]
-    assert predictions[0].score == pytest.approx(0.7)
-    with pytest.raises(ValueError, match="3 labels"):
-        predictions_from_logits(np.zeros(4), labels, 2)
 
 
 def test_box_iou_by_hand():
@@ -94,7 +85,7 @@ def test_nanodet_expectation_between_bins_and_multi_class_cells():
 def test_nanodet_matches_outputs_by_shape_and_says_what_is_missing():
     outputs = _nanodet_outputs()
     del outputs["boxes_1"]
-    with pytest.raises(ValueError, match="stride 16"):
+    with pytest.raises(InferenceError, match="stride 16"):
         nanodet.decode(outputs, 64, 64, num_classes=3, score_threshold=0.5, reg_max=3)
 
 
@@ -127,3 +118,11 @@ def test_blazeface_decodes_one_anchor_by_hand(split):
     assert keypoints.shape == (1, 6, 2)
     np.testing.assert_allclose(keypoints[0, 0], [21, 13])
     np.testing.assert_allclose(keypoints[0, 1], [20, 12])
+
+
+def test_yolo_layouts_told_apart_by_shape():
+    assert yolo.layout((84, 8400), 80) == "v8"
+    assert yolo.layout((25200, 85), 80) == "v5"
+    assert yolo.layout((84, 8400), None) == "v8"
+    assert yolo.layout((8400, 85), None) == "v5"
+    assert yolo.layout((84, 8400), 3) is None  # the wrong class count fits neither

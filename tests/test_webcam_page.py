@@ -232,8 +232,8 @@ def test_soak_500_frames_memory_stays_flat(browser, server, open_page):
     page = session.page
     page.click("#start")
     memory = """async () => {
-        const py = await inpage.pyodide();
-        return {js: performance.memory.usedJSHeapSize, pyodide: py._module.HEAP8.buffer.byteLength,
+        const worker = await inpage.memory();
+        return {js: performance.memory.usedJSHeapSize + worker.jsHeap, pyodide: worker.pyodideHeap,
                 frames: inpageDemo.frames, errors: document.querySelectorAll('.notice.error').length};
     }"""
     page.wait_for_function("window.inpageDemo.frames >= 100", timeout=300_000, polling=500)

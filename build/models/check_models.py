@@ -6,7 +6,9 @@ Run with an environment that has onnxruntime, numpy, Pillow and scikit-image:
 
 It prints each model's inputs and outputs and what it finds, and exits non-zero
 if a result is off: EfficientNet must call chelsea a cat and coffee an
-espresso, NanoDet must find the person on astronaut, BlazeFace her face.
+espresso, NanoDet must find the person on astronaut, BlazeFace her face,
+MoveNet her nose and shoulders, and the selfie mask must cover her and leave
+the rocket photo empty.
 The pre- and post-processing here is the minimum needed for that check; the
 project's own code lives in py/.
 """
@@ -25,6 +27,10 @@ MODELS = Path(__file__).resolve().parents[2] / "models"
 LABELS = {name: (MODELS / "labels" / f"{name}.txt").read_text().splitlines() for name in ("imagenet1k", "coco80")}
 NANODET_MEAN = np.array([103.53, 116.28, 123.675], np.float32)  # BGR
 NANODET_STD = np.array([57.375, 57.12, 58.395], np.float32)
+MOVENET_KEYPOINTS = (
+    "nose left_eye right_eye left_ear right_ear left_shoulder right_shoulder left_elbow right_elbow "
+    "left_wrist right_wrist left_hip right_hip left_knee right_knee left_ankle right_ankle"
+).split()
 
 
 def session(name: str) -> ort.InferenceSession:
@@ -123,6 +129,28 @@ def find_face(sess: ort.InferenceSession, image: Image.Image) -> tuple[float, li
     return float(1 / (1 + np.exp(-logits[i]))), [round(float(v)) for v in box]
 
 
+def pose(sess: ort.InferenceSession, image: Image.Image) -> dict[str, tuple[float, float, float]]:
+    """Letterbox to 192 (centred, black border), int32 RGB 0..255; keypoint name -> (x, y, score) in image pixels."""
+    scale = 192 / max(image.size)
+    w, h = round(image.width * scale), round(image.height * scale)
+    dx, dy = (192 - w) // 2, (192 - h) // 2
+    canvas = np.zeros((192, 192, 3), np.int32)
+    canvas[dy : dy + h, dx : dx + w] = np.asarray(image.resize((w, h), Image.BILINEAR))
+    keypoints = sess.run(None, {"input:0": canvas[None]})[0][0, 0]
+    # (y, x) are fractions of the 192 square, letterbox included.
+    return {
+        name: ((x * 192 - dx) / scale, (y * 192 - dy) / scale, float(score))
+        for name, (y, x, score) in zip(MOVENET_KEYPOINTS, keypoints, strict=True)
+    }
+
+
+def segment(sess: ort.InferenceSession, image: Image.Image) -> np.ndarray:
+    """Stretch to 256x256, RGB / 255; the person probability (sigmoid applied), resized back to the image."""
+    x = np.asarray(image.resize((256, 256), Image.BILINEAR), np.float32) / 255
+    mask = sess.run(None, {"input_1:0": x[None]})[0][0, :, :, 0]
+    return np.asarray(Image.fromarray(mask).resize(image.size, Image.BILINEAR))
+
+
 def main() -> int:
     images = {
         name: Image.fromarray(getattr(photos, name)()).convert("RGB") for name in ("astronaut", "chelsea", "coffee")
@@ -149,6 +177,33 @@ def main() -> int:
         print(f"  {name}: best face {score:.2f} at {box}")
         if (score > 0.5) != (name == "astronaut"):
             failures.append(f"blazeface on {name}: score {score:.2f}")
+
+    sess = session("movenet-lightning-192.onnx")
+    for name in images:
+        points = pose(sess, images[name])
+        shown = [f"{k} {points[k][2]:.2f} at {points[k][0]:.0f},{points[k][1]:.0f}" for k in ("nose", "left_shoulder")]
+        print(f"  {name}: " + ", ".join(shown))
+    # BlazeFace puts her face at [179,82,274,177]; the shoulders are well below it.
+    points = pose(sess, images["astronaut"])
+    x, y, score = points["nose"]
+    if score < 0.3 or not (179 < x < 274 and 82 < y < 177):
+        failures.append(f"movenet nose on astronaut: ({x:.0f},{y:.0f}) score {score:.2f}")
+    for side in ("left_shoulder", "right_shoulder"):
+        if points[side][2] < 0.3 or points[side][1] < 177:
+            failures.append(f"movenet {side} on astronaut: {points[side]}")
+
+    sess = session("selfie-256.onnx")
+    for name, image in [*images.items(), ("rocket", Image.fromarray(photos.rocket()).convert("RGB"))]:
+        person = float(np.mean(segment(sess, image) > 0.5))
+        print(f"  {name}: person on {person:.0%} of the photo")
+        if name == "rocket" and person > 0.01:
+            failures.append(f"selfie on rocket: {person:.0%} person")
+    # Her face (BlazeFace's box) must be covered, the flag in the top-left corner not.
+    mask = segment(sess, images["astronaut"])
+    face, corner = mask[82:177, 179:274].mean(), mask[:100, :60].mean()
+    print(f"  astronaut: mean {face:.2f} on her face, {corner:.2f} on the flag")
+    if face < 0.9 or corner > 0.1:
+        failures.append(f"selfie on astronaut: {face:.2f} on her face, {corner:.2f} on the flag")
 
     for failure in failures:
         print("FAIL", failure)

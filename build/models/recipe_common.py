@@ -20,9 +20,17 @@ MODELS_DIR = REPO_ROOT / "models"
 DEFAULT_SOURCE_DIR = REPO_ROOT / ".cache" / "model-sources"
 
 
-def recipe_args(description: str, default_output: Path) -> argparse.Namespace:
-    """Parse the options that every recipe takes."""
+def recipe_args(description: str, default_output: Path, size: int | None = None) -> argparse.Namespace:
+    """Parse the options that every recipe takes, and --size for a recipe that can change its input size.
+
+    With ``size`` (the model's native input size), --size N makes the model for an N x N input
+    instead; the default output then names N in place of ``size``.
+    """
     parser = argparse.ArgumentParser(description=description)
+    if size is not None:
+        parser.add_argument(
+            "--size", type=int, default=size, help="square input size in pixels, a multiple of 32 (default: %(default)s)"
+        )
     parser.add_argument(
         "--source-dir",
         type=Path,
@@ -33,7 +41,10 @@ def recipe_args(description: str, default_output: Path) -> argparse.Namespace:
     parser.add_argument(
         "--output", type=Path, default=default_output, help="where to write the result (default: %(default)s)"
     )
-    return parser.parse_args()
+    args = parser.parse_args()
+    if size is not None and args.output == default_output and args.size != size:
+        args.output = default_output.with_name(default_output.name.replace(str(size), str(args.size)))
+    return args
 
 
 def sha256_file(path: Path) -> str:

@@ -1,20 +1,52 @@
-"""The CPython side of the runtime boundary: onnxruntime sessions and files read from disk."""
+"""The CPython side of the runtime boundary: onnxruntime sessions, and files read from disk or over HTTP."""
 
 from __future__ import annotations
 
 import asyncio
+import urllib.error
+import urllib.request
+import warnings
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import numpy as np
 
-from .errors import ModelLoadError
+from . import resources
+from ._backend import verify_sha256
+from .errors import InvalidArgumentError, ModelLoadError
+from .manifest import TensorSpec
 
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
+BROWSER_PROVIDERS = ("wasm", "webgpu")
+# onnxruntime's type strings -> the manifest's dtype names.
+ORT_TYPES = {
+    "tensor(float)": "float32", "tensor(float16)": "float16", "tensor(double)": "float64", "tensor(int8)": "int8",
+    "tensor(uint8)": "uint8", "tensor(int16)": "int16", "tensor(uint16)": "uint16", "tensor(int32)": "int32",
+    "tensor(uint32)": "uint32", "tensor(int64)": "int64", "tensor(uint64)": "uint64", "tensor(bool)": "bool",
+    "tensor(string)": "string",
+}
 
 
-async def read_bytes(location: str) -> bytes:
+def check_provider(provider: str | None) -> str:
+    if provider is None:
+        return "cpu"
+    if provider in BROWSER_PROVIDERS:
+        raise InvalidArgumentError(f"provider {provider!r} runs in the page; on CPython use one of: {', '.join(PROVIDERS)}")
+    if provider not in PROVIDERS:
+        raise InvalidArgumentError(f"provider must be one of {', '.join(PROVIDERS)} on CPython ({', '.join(BROWSER_PROVIDERS)} in the page), not {provider!r}")
+    return provider
+
+
+def _read(location: str) -> bytes:
     parsed = urlparse(location)
+    if parsed.scheme in ("http", "https"):
+        try:
+            with urllib.request.urlopen(location, timeout=60) as response:
+                return response.read()
+        except urllib.error.HTTPError as exc:
+            raise ModelLoadError(f"cannot fetch {location}: HTTP {exc.code} {exc.reason}") from None
+        except (urllib.error.URLError, OSError) as exc:
+            raise ModelLoadError(f"cannot fetch {location}: {getattr(exc, 'reason', exc)}") from None
     path = Path(unquote(parsed.path)) if parsed.scheme == "file" else Path(location)
     try:
         return path.read_bytes()
@@ -22,43 +54,71 @@ async def read_bytes(location: str) -> bytes:
         raise ModelLoadError(f"cannot read {location}: {exc.strerror or exc}") from None
 
 
+async def read_bytes(location: str) -> bytes:
+    if urlparse(location).scheme in ("http", "https"):
+        return await asyncio.to_thread(_read, location)
+    return _read(location)
+
+
+def tensor_specs(values) -> tuple[TensorSpec, ...]:
+    """onnxruntime's NodeArg list as TensorSpecs (dynamic dims as their names, or None)."""
+    return tuple(
+        TensorSpec(value.name, ORT_TYPES.get(value.type, value.type), tuple(d if isinstance(d, int) and d >= 0 else (d or None) for d in value.shape))
+        for value in values
+    )
+
+
 class NativeSession:
     """An onnxruntime InferenceSession with the same async ``run`` as the page's session."""
 
-    def __init__(self, model_bytes: bytes, file_name: str, provider: str | None = None, threads: int | None = None):
+    def __init__(self, model_bytes: bytes, file_name: str, provider: str, threads: int | None = None):
         import onnxruntime as ort
 
-        wanted = PROVIDERS.get(provider or "cpu", "CPUExecutionProvider")
-        available = ort.get_available_providers()
-        providers = list(dict.fromkeys([wanted, "CPUExecutionProvider"])) if wanted in available else ["CPUExecutionProvider"]
+        self.fallback_reason = None
+        wanted = PROVIDERS[provider]
+        if wanted not in ort.get_available_providers():
+            self.fallback_reason = f"{provider} is not available in this onnxruntime build ({', '.join(ort.get_available_providers())})"
+            warnings.warn(f"inpage: running {file_name} on CPU: {self.fallback_reason}", stacklevel=3)
+            wanted = PROVIDERS["cpu"]
         options = ort.SessionOptions()
-        # Warnings only: some converted graphs carry unused initializers that onnxruntime
-        # reports, harmlessly, at every load.
+        # Errors only: some converted graphs carry unused initializers that onnxruntime reports,
+        # harmlessly, at every load.
         options.log_severity_level = 3
         if threads:
             options.intra_op_num_threads = threads
         try:
-            self._session = ort.InferenceSession(model_bytes, options, providers=providers)
+            self._session = ort.InferenceSession(model_bytes, options, providers=list(dict.fromkeys([wanted, PROVIDERS["cpu"]])))
         except Exception as exc:  # onnxruntime raises its own untyped errors for bad graphs
-            raise ModelLoadError(f"onnxruntime cannot load {file_name}: {exc}") from None
+            raise ModelLoadError(f"onnxruntime cannot load {file_name}: {' '.join(str(exc).split())[:400]}") from None
         self.backend = {v: k for k, v in PROVIDERS.items()}.get(self._session.get_providers()[0], "cpu")
-        self.output_names = [o.name for o in self._session.get_outputs()]
+        self.inputs = tensor_specs(self._session.get_inputs())
+        self.outputs = tensor_specs(self._session.get_outputs())
+        self.output_names = [o.name for o in self.outputs]
+        self.file_name = file_name
 
     async def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        return dict(zip(self.output_names, self._session.run(self.output_names, feeds)))
+        from .errors import InferenceError
+
+        try:
+            results = self._session.run(self.output_names, feeds)
+        except MemoryError:
+            raise
+        except Exception as exc:
+            raise InferenceError(f"onnxruntime failed running {self.file_name}: {' '.join(str(exc).split())[:400]}") from None
+        return {name: np.asarray(value) if not isinstance(value, np.ndarray) else value for name, value in zip(self.output_names, results)}
 
     def close(self) -> None:
         self._session = None
 
 
-async def create_session(model_bytes: bytes, file_name: str, provider: str | None = None, threads: int | None = None):
+async def load_session(location: str, sha256: str, file_name: str, provider: str, threads: int | None):
+    model_bytes = await read_bytes(location)
+    verify_sha256(model_bytes, sha256, file_name)
     # Session creation is CPU-bound and synchronous in onnxruntime; yield once so callers that
     # gather several loads still interleave.
     await asyncio.sleep(0)
     return NativeSession(model_bytes, file_name, provider, threads)
 
 
-def default_manifest_location() -> str | None:
-    """The manifest a source checkout bundles: ``<repo>/models/manifest.json``, if it exists."""
-    candidate = Path(__file__).resolve().parents[2] / "models" / "manifest.json"
-    return str(candidate) if candidate.exists() else None
+def default_manifest_location() -> str:
+    return str(resources.default_manifest())

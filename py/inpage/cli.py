@@ -1,138 +1,478 @@
-"""The ``inpage`` command: build the site, serve it, or check a model on CPython.
+"""The ``inpage`` command: add models to a project, build and serve its site, and run models on CPython.
 
-    inpage serve [--host 127.0.0.1] [--port 8000] [--no-build] [--no-watch] [--no-isolation] [--open]
-    inpage build [--out dist]
-    inpage classify IMAGE [--model efficientnet-lite0] [--top-k 5]
-    inpage detect IMAGE [--model nanodet-m] [--score-threshold 0.35]
+    inpage add MODEL.onnx [--name N] [--task T] [--labels FILE] [--output NAME] [--python FILE] [--dir DIR]
+    inpage inspect MODEL.onnx [--json]
+    inpage models [--dir DIR] [--json]
+    inpage build [--out dist] [--project DIR]
+    inpage serve [--host 127.0.0.1] [--port 8000] [--site dist] [--project DIR] [--no-build] [--no-watch] [--open]
+    inpage classify IMAGE [--model M] [--top-k 5] [--json]
+    inpage detect IMAGE [--model M] [--score-threshold S] [--iou-threshold I] [--json]
+    inpage predict MODEL ROWS.csv | --row 5.1,3.5,1.4,0.2 [--json]
+    inpage run MODEL --input NAME=FILE.npy ... [--json]
+    inpage infer IMAGE --model M [--json]          (any image task, e.g. pose or segmentation)
+    inpage optimize [MODEL ...] [--dir DIR]
+
+Every failure is one line on stderr and a non-zero exit status; ``INPAGE_DEBUG=1`` shows the
+traceback of an unexpected one.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
+import json
+import os
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-BUILD_SCRIPT = ROOT / "build" / "build_site.py"
+from . import __version__
+from .errors import InpageError
 
 
-def _build_module():
-    """The site build script of the checkout this package runs from (build/build_site.py)."""
-    if not BUILD_SCRIPT.exists():
-        raise SystemExit(
-            f"inpage: no build script at {BUILD_SCRIPT}. Building needs a source checkout "
-            "(pip install -e .); to serve an already built site use --no-build --site DIR."
-        )
-    spec = importlib.util.spec_from_file_location("inpage_site_build", BUILD_SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+class CliError(Exception):
+    """A command cannot go on; printed as one line."""
 
 
-def _build(out: Path, steps=None) -> int:
-    builder = _build_module()
+def _project(args) -> Path | None:
+    """The project folder a command works on: ``--project``/``--dir``, else the current folder if it has a manifest."""
+    folder = getattr(args, "project", None) or getattr(args, "dir", None)
+    if folder is not None:
+        if not (Path(folder) / "models" / "manifest.json").is_file():
+            raise CliError(f"{folder} has no models/manifest.json; add a model with `inpage add MODEL.onnx --dir {folder}`")
+        return Path(folder)
+    return Path.cwd() if (Path.cwd() / "models" / "manifest.json").is_file() else None
+
+
+def _manifest(args) -> str | None:
+    if getattr(args, "manifest", None):
+        return args.manifest
+    project = _project(args)
+    return str(project / "models" / "manifest.json") if project else None
+
+
+def _build(out: Path, project: Path | None, quiet: bool = False) -> int:
+    from .bundle import ManifestProblems, build_site
+
     try:
-        return builder.build_site(out, steps=steps or builder.STEPS)
-    except builder.BuildError as exc:
-        raise SystemExit(f"build failed: {exc}") from None
+        return build_site(out, project, quiet=quiet)
+    except ManifestProblems as exc:
+        raise CliError("build failed:\n" + "\n".join(f"  {p}" for p in exc.problems)) from None
 
 
 def cmd_build(args) -> int:
-    _build(args.out)
-    print(f"built {args.out}")
+    import time
+
+    started = time.perf_counter()
+    project = _project(args)
+    changed = _build(args.out, project)
+    where = f"the models of {project}" if project else "inpage's demo models (no models/manifest.json here)"
+    print(f"built {args.out} from {where} in {time.perf_counter() - started:.1f} s ({changed} file(s) updated)")
     return 0
 
 
 def cmd_serve(args) -> int:
-    from .server import serve
+    from . import resources
+    from .server import check_port, serve
 
+    check_port(args.host, args.port)
     site = args.site
     watch = rebuild = None
+    project = _project(args)
     if not args.no_build:
         # The build is incremental: on an up-to-date site it only compares files.
-        _build(site)
+        _build(site, project)
         if not args.no_watch:
-            builder = _build_module()
-            watch = {"web": ROOT / "web", "python": ROOT / "py" / "inpage", "models": ROOT / "models"}
+            from .bundle import build_site, models_dir_for
 
-            def rebuild(steps):
-                return builder.build_site(site, steps=steps, quiet=True)
+            watch = [models_dir_for(project)]
+            if resources.CHECKOUT:
+                watch += [resources.web_dir(), resources.PACKAGE]
+
+            def rebuild():
+                return build_site(site, project, quiet=True)
 
     if not (site / "index.html").exists():
-        raise SystemExit(f"inpage: {site} holds no built site (index.html missing)")
+        raise CliError(f"{site} holds no built site (index.html missing); run `inpage build --out {site}` or drop --no-build")
     if args.open:
         import threading
         import webbrowser
 
-        threading.Timer(1.0, webbrowser.open, [f"http://{args.host}:{args.port}/"]).start()
-    serve(site, args.host, args.port, isolation=not args.no_isolation, watch=watch, rebuild=rebuild)
+        threading.Timer(1.0, webbrowser.open, [f"http://{'localhost' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}/"]).start()
+    serve(site, args.host, args.port, isolation=not args.no_isolation, watch=watch, rebuild=rebuild, access_log=args.access_log)
     return 0
 
 
-def cmd_classify(args) -> int:
+def _read_image(path: str) -> bytes:
+    file = Path(path)
+    if not file.exists():
+        raise CliError(f"no such file: {path}")
+    if file.is_dir():
+        raise CliError(f"{path} is a folder; pass an image file")
+    data = file.read_bytes()
+    if not data:
+        raise CliError(f"{path} is empty")
+    return data
+
+
+async def _load(args):
     from . import load_model
 
+    return await load_model(args.model, manifest=_manifest(args), provider=args.provider, variant=args.variant)
+
+
+def _default_model(args, task: str) -> str:
+    if args.model:
+        return args.model
+    from . import resources
+    from .manifest import default_model, read_manifest
+
+    location = _manifest(args) or str(resources.default_manifest())
+    entries = read_manifest(Path(location).read_text(encoding="utf-8"), location)
+    name = default_model(entries, task)
+    if name is None:
+        raise CliError(f"{location} has no {task} model; pass --model, or add one with `inpage add MODEL.onnx --task {task}`")
+    return name
+
+
+def _print_json(value) -> None:
+    print(json.dumps(value, indent=2, default=_jsonable))
+
+
+def _jsonable(value):
+    import numpy as np
+
+    if isinstance(value, np.ndarray):
+        return {"dims": list(value.shape), "type": str(value.dtype), "data": value.reshape(-1).tolist()}
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(type(value).__name__)
+
+
+def _footer(model) -> str:
+    timings = ", ".join(f"{k[:-3]} {v:.1f} ms" for k, v in model.last_timings.as_dict().items())
+    return f"({model.spec.name}, {model.variant}, {model.backend}; {timings})"
+
+
+def cmd_classify(args) -> int:
+    args.model = _default_model(args, "classify")
+    image = _read_image(args.image)
+
     async def main():
-        model = await load_model(args.model, manifest=args.manifest)
-        for p in await model.classify(Path(args.image).read_bytes(), top_k=args.top_k):
-            print(f"{p.score:8.4f}  {p.label}")
-        print(f"({model.backend}; {_format_timings(model)})", file=sys.stderr)
+        model = await _load(args)
+        predictions = await model.classify(image, top_k=args.top_k)
+        if args.json:
+            _print_json({"model": model.spec.name, "variant": model.variant, "backend": model.backend,
+                         "predictions": [p.__dict__ for p in predictions], "timings": model.last_timings.as_dict()})
+        else:
+            for p in predictions:
+                print(f"{p.score:8.4f}  {p.label}")
+            print(_footer(model), file=sys.stderr)
 
     asyncio.run(main())
     return 0
 
 
 def cmd_detect(args) -> int:
-    from . import load_model
+    args.model = _default_model(args, "detect")
+    image = _read_image(args.image)
 
     async def main():
-        model = await load_model(args.model, manifest=args.manifest)
-        for d in await model.detect(Path(args.image).read_bytes(), score_threshold=args.score_threshold):
-            box = ", ".join(f"{v:.0f}" for v in d.box)
-            print(f"{d.score:8.4f}  {d.label:<16} [{box}]")
-        print(f"({model.backend}; {_format_timings(model)})", file=sys.stderr)
+        model = await _load(args)
+        detections = await model.detect(image, score_threshold=args.score_threshold, iou_threshold=args.iou_threshold, max_detections=args.max_detections)
+        if args.json:
+            _print_json({"model": model.spec.name, "variant": model.variant, "backend": model.backend,
+                         "detections": [d.as_json() for d in detections], "timings": model.last_timings.as_dict()})
+        else:
+            for d in detections:
+                box = ", ".join(f"{v:.0f}" for v in d.box)
+                line = f"{d.score:8.4f}  {d.label:<16} [{box}]"
+                if d.keypoints:
+                    line += "  keypoints " + " ".join(f"({x:.0f},{y:.0f})" for x, y in d.keypoints)
+                print(line)
+            if not detections:
+                print("(nothing above the score threshold)")
+            print(_footer(model), file=sys.stderr)
 
     asyncio.run(main())
     return 0
 
 
-def _format_timings(model) -> str:
-    return ", ".join(f"{k[:-3]} {v:.1f} ms" for k, v in model.last_timings.as_dict().items())
+def cmd_infer(args) -> int:
+    image = _read_image(args.image)
+
+    async def main():
+        model = await _load(args)
+        result = await model.infer(image)
+        payload = model.task.payload(result)
+        payload.update(model=model.spec.name, variant=model.variant, backend=model.backend, timings=model.last_timings.as_dict())
+        _print_json(payload)
+
+    asyncio.run(main())
+    return 0
+
+
+def _rows(args) -> list[list[float]]:
+    if args.row:
+        rows = [args.row]
+    elif args.rows:
+        path = Path(args.rows)
+        if not path.is_file():
+            raise CliError(f"no such file: {args.rows}")
+        rows = [line for line in path.read_text().splitlines() if line.strip()]
+    else:
+        raise CliError("give rows: a CSV file of numbers, or --row 5.1,3.5,1.4,0.2")
+    table = []
+    for number, line in enumerate(rows, 1):
+        try:
+            table.append([float(v) for v in line.split(",")])
+        except ValueError:
+            if number == 1 and args.rows:
+                continue  # a header line
+            raise CliError(f"row {number} is not a list of numbers: {line!r}") from None
+    return table
+
+
+def cmd_predict(args) -> int:
+    rows = _rows(args)
+
+    async def main():
+        model = await _load(args)
+        predictions = await model.predict(rows)
+        if args.json:
+            _print_json({"model": model.spec.name, "predictions": [p.as_json() for p in predictions], "timings": model.last_timings.as_dict()})
+        else:
+            for p in predictions:
+                if p.value is not None:
+                    print(" ".join(f"{v:.6g}" for v in p.value))
+                else:
+                    best = sorted((p.probabilities or {}).items(), key=lambda kv: -kv[1])[:3]
+                    print(f"{p.label:<16} " + "  ".join(f"{k}: {v:.3f}" for k, v in best))
+            print(_footer(model), file=sys.stderr)
+
+    asyncio.run(main())
+    return 0
+
+
+def cmd_run(args) -> int:
+    import numpy as np
+
+    feeds = {}
+    for item in args.input or []:
+        name, sep, file = item.partition("=")
+        if not sep:
+            raise CliError(f"--input takes NAME=FILE.npy, not {item!r}")
+        if not Path(file).is_file():
+            raise CliError(f"no such file: {file}")
+        try:
+            feeds[name] = np.load(file, allow_pickle=False)
+        except ValueError as exc:
+            raise CliError(f"{file} is not a .npy array: {exc}") from None
+
+    async def main():
+        model = await _load(args)
+        outputs = await model.run(feeds)
+        if args.json:
+            _print_json({"model": model.spec.name, "outputs": outputs, "timings": model.last_timings.as_dict()})
+        else:
+            for name, value in outputs.items():
+                print(f"{name}: {value.dtype} {list(value.shape)}  {np.array2string(value.reshape(-1)[:8], precision=4)}{' ...' if value.size > 8 else ''}")
+            print(_footer(model), file=sys.stderr)
+
+    asyncio.run(main())
+    return 0
+
+
+def cmd_inspect(args) -> int:
+    from .project import describe, inspect_file
+
+    report = inspect_file(Path(args.model))
+    if args.json:
+        _print_json(report)
+    else:
+        print(describe(report))
+    return 0
+
+
+def cmd_add(args) -> int:
+    from .project import add_model
+
+    image_options = {}
+    if args.size:
+        try:
+            width, height = (int(v) for v in args.size.lower().split("x"))
+        except ValueError:
+            raise CliError(f"--size takes WIDTHxHEIGHT, e.g. 640x640, not {args.size!r}") from None
+        image_options["size"] = (width, height)
+    if args.mean or args.std or args.units:
+        if not (args.mean and args.std and args.units):
+            raise CliError("--mean, --std and --units go together, e.g. --mean 0.485,0.456,0.406 --std 0.229,0.224,0.225 --units 0-1")
+        try:
+            image_options["normalize"] = {"mean": [float(v) for v in args.mean.split(",")], "std": [float(v) for v in args.std.split(",")], "units": args.units}
+        except ValueError:
+            raise CliError("--mean and --std take comma-separated numbers") from None
+    if args.resize:
+        image_options["resize"] = args.resize
+    if args.channel_order:
+        image_options["channel_order"] = args.channel_order
+    result = add_model(
+        Path(args.model), folder=Path(args.dir), name=args.name, task=args.task, labels=Path(args.labels) if args.labels else None,
+        output=args.output, python=Path(args.python) if args.python else None, make_default=args.default, **image_options,
+    )
+    for line in result.notes:
+        print(f"  {line}")
+    print(f"added {result.name!r} ({result.task}) to {result.manifest}")
+    return 0
+
+
+def cmd_models(args) -> int:
+    from . import resources
+    from .manifest import read_manifest
+
+    folder = Path(args.dir) if args.dir else None
+    manifest = (folder / "models" / "manifest.json") if folder else resources.default_manifest()
+    if not manifest.is_file():
+        raise CliError(f"no manifest at {manifest}; add a model with `inpage add MODEL.onnx`")
+    entries = read_manifest(manifest.read_text(encoding="utf-8"), str(manifest))
+    if args.json:
+        _print_json({"manifest": str(manifest), "models": entries})
+        return 0
+    print(f"{manifest}:")
+    for entry in entries:
+        variants = ", ".join(v.get("name", "?") for v in entry.get("variants", []))
+        mark = " (default)" if entry.get("default") else ""
+        print(f"  {entry.get('name', '?'):<22} {entry.get('task', '?'):<9} {entry.get('file', '?')}{mark}" + (f"  variants: {variants}" if variants else ""))
+    return 0
+
+
+def cmd_optimize(args) -> int:
+    from .optimize import optimize_project
+
+    project = Path(args.dir) if args.dir else (_project(args) or None)
+    if project is None:
+        from . import resources
+
+        project = resources.demo_models_dir().parent
+    for line in optimize_project(project, names=args.models or None, force=args.force):
+        print(line)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="inpage", description="Run ONNX models in a web page, with the same Python pre- and post-processing in the page and on CPython.")
+    root.add_argument("--version", action="version", version=f"inpage {__version__}")
+    commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    add = commands.add_parser("add", help="add an ONNX model to a project's models/manifest.json")
+    add.add_argument("model", help="the .onnx file")
+    add.add_argument("--name", help="the model's name in the manifest (default: the file's stem)")
+    add.add_argument("--task", help="classify, detect, tabular, run, ... (default: inferred where possible)")
+    add.add_argument("--labels", help="a text file with one label per line")
+    add.add_argument("--output", help="the output the task reads, when the model has several")
+    add.add_argument("--python", help="a .py file (or package folder) with your own preprocess/postprocess")
+    add.add_argument("--default", action="store_true", help="make it the default model of its task")
+    add.add_argument("--size", help="WIDTHxHEIGHT to feed an image input whose size is dynamic")
+    add.add_argument("--mean", help="per-channel mean, comma-separated (with --std and --units)")
+    add.add_argument("--std", help="per-channel std, comma-separated")
+    add.add_argument("--units", choices=["0-255", "0-1"], help="the units of --mean and --std")
+    add.add_argument("--resize", choices=["shorter_side_center_crop", "stretch", "letterbox"])
+    add.add_argument("--channel-order", choices=["RGB", "BGR"])
+    add.add_argument("--dir", default=".", help="the project folder (default: the current one)")
+    add.set_defaults(func=cmd_add)
+
+    inspect = commands.add_parser("inspect", help="show what an ONNX file holds and what inpage add would do with it")
+    inspect.add_argument("model")
+    inspect.add_argument("--json", action="store_true")
+    inspect.set_defaults(func=cmd_inspect)
+
+    models = commands.add_parser("models", help="list the models of a project (or the demo models)")
+    models.add_argument("--dir", default=None)
+    models.add_argument("--json", action="store_true")
+    models.set_defaults(func=cmd_models)
+
+    build = commands.add_parser("build", help="build the static site")
+    build.add_argument("--out", type=Path, default=Path("dist"), help="output folder (default: dist/)")
+    build.add_argument("--project", type=Path, default=None, help="project folder (default: the current one if it has models/manifest.json)")
+    build.set_defaults(func=cmd_build)
+
+    serve = commands.add_parser("serve", help="build (if stale) and serve the site with COOP/COEP headers, rebuilding on change")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--site", type=Path, default=Path("dist"), help="site folder (default: dist/)")
+    serve.add_argument("--project", type=Path, default=None)
+    serve.add_argument("--no-build", action="store_true", help="serve the site as it is")
+    serve.add_argument("--no-watch", action="store_true", help="do not rebuild on change")
+    serve.add_argument("--no-isolation", action="store_true", help="leave out COOP/COEP (single-threaded WASM)")
+    serve.add_argument("--open", action="store_true", help="open the webcam demo in the default browser")
+    serve.add_argument("--access-log", type=Path, default=None, help="append one JSON line per response (path, status, bytes sent)")
+    serve.set_defaults(func=cmd_serve)
+
+    def model_options(command, default_model=True):
+        command.add_argument("--model", default=None, help="model name (default: the manifest's default for the task)" if default_model else "model name")
+        command.add_argument("--manifest", default=None, help="manifest path or URL (default: ./models/manifest.json, else the demo models)")
+        command.add_argument("--provider", default=None, help="cpu or cuda")
+        command.add_argument("--variant", default=None, help="a variant of the model (base, int8, ...)")
+        command.add_argument("--json", action="store_true", help="print JSON for scripts")
+
+    classify = commands.add_parser("classify", help="classify an image on CPython with native onnxruntime")
+    classify.add_argument("image")
+    model_options(classify)
+    classify.add_argument("--top-k", type=int, default=None)
+    classify.set_defaults(func=cmd_classify)
+
+    detect = commands.add_parser("detect", help="detect objects in an image on CPython")
+    detect.add_argument("image")
+    model_options(detect)
+    detect.add_argument("--score-threshold", type=float, default=None, help="default: the model's own")
+    detect.add_argument("--iou-threshold", type=float, default=None, help="default: the model's own")
+    detect.add_argument("--max-detections", type=int, default=None)
+    detect.set_defaults(func=cmd_detect)
+
+    infer = commands.add_parser("infer", help="run a model's own task on an image (pose, segmentation, ...), JSON out")
+    infer.add_argument("image")
+    model_options(infer, default_model=False)
+    infer.set_defaults(func=cmd_infer)
+
+    predict = commands.add_parser("predict", help="run a tabular model on rows of numbers")
+    predict.add_argument("model")
+    predict.add_argument("rows", nargs="?", help="a CSV file of rows (a header line is skipped)")
+    predict.add_argument("--row", help="one row, comma-separated")
+    predict.add_argument("--manifest", default=None)
+    predict.add_argument("--provider", default=None)
+    predict.add_argument("--variant", default=None)
+    predict.add_argument("--json", action="store_true")
+    predict.set_defaults(func=cmd_predict)
+
+    run = commands.add_parser("run", help="run any model on named .npy arrays")
+    run.add_argument("model")
+    run.add_argument("--input", action="append", help="NAME=FILE.npy, once per input")
+    run.add_argument("--manifest", default=None)
+    run.add_argument("--provider", default=None)
+    run.add_argument("--variant", default=None)
+    run.add_argument("--json", action="store_true")
+    run.set_defaults(func=cmd_run)
+
+    optimize = commands.add_parser("optimize", help="make optimised and int8 variants of a project's models, with accuracy reports")
+    optimize.add_argument("models", nargs="*", help="model names (default: all)")
+    optimize.add_argument("--dir", default=None)
+    optimize.add_argument("--force", action="store_true", help="remake variants that exist")
+    optimize.set_defaults(func=cmd_optimize)
+    return root
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="inpage", description="Run ONNX models in a web page, with Python pre/post-processing.")
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    serve = commands.add_parser("serve", help="build (if stale) and serve the site with COOP/COEP headers")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--site", type=Path, default=ROOT / "dist", help="site folder (default: dist/)")
-    serve.add_argument("--no-build", action="store_true", help="serve the site as it is")
-    serve.add_argument("--no-watch", action="store_true", help="do not rebuild when py/, web/ or models/ change")
-    serve.add_argument("--no-isolation", action="store_true", help="leave out COOP/COEP (single-threaded WASM)")
-    serve.add_argument("--open", action="store_true", help="open the webcam demo in the default browser")
-    serve.set_defaults(func=cmd_serve)
-
-    build = commands.add_parser("build", help="build the static site")
-    build.add_argument("--out", type=Path, default=ROOT / "dist")
-    build.set_defaults(func=cmd_build)
-
-    for name, func, default in (("classify", cmd_classify, "efficientnet-lite0"), ("detect", cmd_detect, "nanodet-m")):
-        task = commands.add_parser(name, help=f"{name} an image on CPython with native onnxruntime")
-        task.add_argument("image")
-        task.add_argument("--model", default=default)
-        task.add_argument("--manifest", default=None, help="manifest path (default: the bundled one)")
-        if name == "classify":
-            task.add_argument("--top-k", type=int, default=5)
-        else:
-            task.add_argument("--score-threshold", type=float, default=0.35)
-        task.set_defaults(func=func)
-
-    args = parser.parse_args(argv)
-    return args.func(args)
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (InpageError, CliError) as exc:
+        print(f"inpage: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - one line, never a traceback, unless asked for
+        if os.environ.get("INPAGE_DEBUG"):
+            raise
+        print(f"inpage: unexpected error ({type(exc).__name__}: {' '.join(str(exc).split())}); rerun with INPAGE_DEBUG=1 to see where", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -1,163 +1,528 @@
-"""The model manifest: which models a site bundles, and how to feed and read each one.
+"""The model manifest, the one schema every part of inpage reads: which models a site bundles, how to feed
+them and how to read them.
 
-A manifest is a JSON file beside the model files::
+A manifest is a JSON file beside the model files; ``inpage add`` writes its entries::
 
-    {"models": [{"name": "efficientnet-lite0", "task": "classify", "file": "efficientnet-lite0.onnx",
-                 "sha256": "...", "input": {...}, "preprocess": {...}, "labels": "labels/imagenet1k.txt",
-                 "decoder": {...}}]}
+    {"models": [{
+        "name": "nanodet-m", "task": "detect", "default": true, "description": "...",
+        "file": "nanodet-m-416.onnx", "sha256": "<64 hex digits>",
+        "inputs":  [{"name": "input_1:0", "dtype": "float32", "shape": [1, 3, 416, 416]}],
+        "outputs": [{"name": "...", "dtype": "float32", "shape": [1, 2704, 80]}, ...],
+        "image": {"input": "input_1:0", "layout": "NCHW", "resize": "letterbox", "pad_value": 0,
+                  "channel_order": "BGR",
+                  "normalize": {"mean": [103.53, 116.28, 123.675], "std": [57.375, 57.12, 58.395], "units": "0-255"}},
+        "head": {"type": "nanodet_gfl", "strides": [8, 16, 32], "reg_max": 10},
+        "options": {"score_threshold": 0.35, "iou_threshold": 0.5},
+        "labels": "labels/coco80.txt",
+        "variants": [{"name": "int8", "file": "nanodet-m-416.int8.onnx", "sha256": "...", "dtype": "int8",
+                      "providers": ["wasm"], "report": {...}}]
+    }]}
 
-File paths in it are relative to the manifest itself, so the same manifest works from a folder on
-disk (CPython) and from a URL on the site (the page).
+Parts of an entry:
+
+* ``inputs`` / ``outputs``: every graph input and output, with its dtype and shape; a dimension is
+  an int, or a string naming a dynamic one (``"batch"``, ``"height"``).
+* ``image`` (image tasks): how a decoded image becomes the input tensor. ``normalize.units`` says
+  whether ``mean``/``std`` are in ``"0-255"`` pixel units or ``"0-1"`` units (pixel / 255).
+* ``head``: the parameters the task's decoder needs (a detector head's type, strides, anchors).
+* ``options``: the defaults a caller may override per call (thresholds, ``top_k``).
+* ``labels``: a file (one label per line) or an inline list.
+* ``output`` / ``activation`` (classifiers): which output holds the scores, and whether they still
+  need ``softmax``/``sigmoid`` or are already probabilities (``"none"``).
+* ``python``: a user module beside the manifest with the task's own ``preprocess``/``postprocess``.
+* ``variants``: optimised copies of the model (int8, graph-optimised, another input size).
+
+File paths are relative to the manifest, so the same manifest works from a folder on disk (CPython)
+and from a URL on the site (the page). Task-specific checks live with each task (``inpage.tasks``).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .errors import ManifestError
 
-TASKS = ("classify", "detect")
 LAYOUTS = ("NCHW", "NHWC")
 RESIZE_MODES = ("shorter_side_center_crop", "stretch", "letterbox")
+UNITS = {"0-255": 1.0, "0-1": 255.0}
+ACTIVATIONS = ("softmax", "sigmoid", "none")
+# Tensor element types onnxruntime-web can pass in and out of a session, by their manifest name.
+DTYPES = ("float32", "float16", "float64", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64", "bool", "string")
+IMAGE_INPUT_DTYPES = ("float32", "float16", "uint8", "int32")
+
+Dim = int | str | None
 
 
 @dataclass(frozen=True)
-class InputSpec:
-    """The one image input of a model: its graph name, fixed shape, dtype and layout."""
+class TensorSpec:
+    """A graph input or output: name, element type and shape (a str or None marks a dynamic dim)."""
 
     name: str
-    shape: tuple[int, ...]
     dtype: str
-    layout: str
+    shape: tuple[Dim, ...] | None  # None: the rank itself is unknown
 
     @property
-    def height(self) -> int:
-        return self.shape[2] if self.layout == "NCHW" else self.shape[1]
+    def is_static(self) -> bool:
+        return self.shape is not None and all(isinstance(d, int) for d in self.shape)
 
     @property
-    def width(self) -> int:
-        return self.shape[3] if self.layout == "NCHW" else self.shape[2]
+    def dynamic_batch(self) -> bool:
+        return bool(self.shape) and not isinstance(self.shape[0], int)
+
+    def describe(self) -> str:
+        dims = "?" if self.shape is None else "[" + ", ".join(str(d) if d is not None else "?" for d in self.shape) + "]"
+        return f"{self.name} {self.dtype}{dims}"
+
+    def as_json(self) -> dict:
+        return {"name": self.name, "dtype": self.dtype, "shape": None if self.shape is None else list(self.shape)}
 
 
 @dataclass(frozen=True)
-class PreprocessSpec:
-    """How a decoded RGB image becomes the model's input tensor.
+class ImageSpec:
+    """How a decoded image becomes one input tensor of the model.
 
-    ``mean`` and ``std`` are in 0-255 pixel units and in the model's channel order, so the
-    tensor value is ``(pixel - mean) / std``.
+    ``mean`` and ``std`` are stored in 0-255 pixel units, in the model's channel order, whatever
+    units the manifest wrote them in, so the tensor value is always ``(pixel - mean) / std``.
     """
 
+    input: str
+    layout: str
+    width: int
+    height: int
+    channels: int
+    dtype: str
     resize: str
-    channel_order: str
-    mean: tuple[float, float, float]
-    std: tuple[float, float, float]
-    resize_shorter_to: int | None = None  # only for "shorter_side_center_crop"
-    pad_value: int = 0  # only for "letterbox"; in 0-255 pixel units, before normalisation
+    channel_order: str = "RGB"
+    mean: tuple[float, ...] = (0.0, 0.0, 0.0)
+    std: tuple[float, ...] = (1.0, 1.0, 1.0)
+    resize_shorter_to: int | None = None  # shorter_side_center_crop only
+    pad_value: int = 0  # letterbox only; 0-255 pixel units, before normalisation
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.width, self.height
+
+
+@dataclass(frozen=True)
+class Variant:
+    """An optimised copy of a model: its own file and sha256, and what the accuracy check found."""
+
+    name: str
+    file: str
+    sha256: str
+    dtype: str = "float32"
+    providers: tuple[str, ...] = ()  # execution providers the benchmark kept it for, fastest first
+    size: tuple[int, int] | None = None  # another image input size (detectors at 320, say)
+    report: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """One manifest entry, with its labels already read."""
+    """One manifest entry, checked, with its labels already read."""
 
     name: str
     task: str
     file: str
     sha256: str
-    input: InputSpec
-    preprocess: PreprocessSpec
-    labels: tuple[str, ...]
-    decoder: dict[str, Any] = field(default_factory=dict)
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+    image: ImageSpec | None = None
+    labels: tuple[str, ...] | None = None
+    head: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+    output: str | None = None
+    activation: str = "softmax"
+    python: str | None = None
+    variants: tuple[Variant, ...] = ()
     description: str = ""
+    default: bool = False
+    variant: str = "base"  # which file this spec describes: "base" (the entry's own) or a variant's name
+    entry: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def input(self, name: str) -> TensorSpec:
+        for spec in self.inputs:
+            if spec.name == name:
+                return spec
+        raise ManifestError(f"model {self.name!r}: no input called {name!r}; it has {[i.name for i in self.inputs]}")
+
+    def output_named(self, name: str) -> TensorSpec:
+        for spec in self.outputs:
+            if spec.name == name:
+                return spec
+        raise ManifestError(f"model {self.name!r}: no output called {name!r}; it has {[o.name for o in self.outputs]}")
+
+    @property
+    def score_output(self) -> TensorSpec:
+        """The output a single-output task reads: ``output`` if named, else the first."""
+        return self.output_named(self.output) if self.output else self.outputs[0]
+
+    def label(self, index: int) -> str:
+        if self.labels and 0 <= index < len(self.labels):
+            return self.labels[index]
+        return f"class {index}"
+
+    def with_variant(self, name: str | None) -> "ModelSpec":
+        """This spec for one of its variants (``None``/``"base"``: the entry's own file)."""
+        if name in (None, "base", self.variant):
+            return self
+        for variant in self.variants:
+            if variant.name == name:
+                spec = replace(self, file=variant.file, sha256=variant.sha256, variant=variant.name)
+                if variant.size and self.image:
+                    spec = _resized(spec, *variant.size)
+                return spec
+        known = ", ".join(["base"] + [v.name for v in self.variants])
+        raise ManifestError(f"model {self.name!r} has no variant {name!r}; it has: {known}")
 
 
-def _require(entry: dict, key: str, where: str) -> Any:
-    if key not in entry:
-        raise ManifestError(f"{where}: missing key {key!r}")
-    return entry[key]
+# ---- reading ---------------------------------------------------------------------------------
 
 
-def parse_entry(entry: dict, labels_text: str | None) -> ModelSpec:
-    """Validate one manifest entry. ``labels_text`` is the content of its labels file."""
-    name = _require(entry, "name", "manifest entry")
-    where = f"manifest entry {name!r}"
-    task = _require(entry, "task", where)
-    if task not in TASKS:
-        raise ManifestError(f"{where}: task must be one of {TASKS}, not {task!r}")
+class _Entry:
+    """A raw entry being checked: every problem is reported naming the model and the field."""
 
-    raw_input = _require(entry, "input", where)
-    layout = _require(raw_input, "layout", where)
+    def __init__(self, entry: dict, position: int):
+        if not isinstance(entry, dict):
+            raise ManifestError(f"manifest entry #{position + 1} is not an object")
+        self.raw = entry
+        name = entry.get("name")
+        self.where = f"model {name!r}" if isinstance(name, str) and name else f"manifest entry #{position + 1}"
+
+    def fail(self, field_name: str, problem: str) -> ManifestError:
+        return ManifestError(f"{self.where}: {field_name} {problem}")
+
+    def get(self, key: str, kind: type | tuple[type, ...], default: Any = ..., where: dict | None = None, path: str | None = None):
+        source = self.raw if where is None else where
+        label = path or key
+        if key not in source:
+            if default is ...:
+                raise self.fail(label, "is missing")
+            return default
+        value = source[key]
+        if not isinstance(value, kind) or (kind in (int, float) and isinstance(value, bool)):
+            names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+            raise self.fail(label, f"must be {_article(names)}, not {value!r}")
+        return value
+
+
+def _article(names: str) -> str:
+    readable = names.replace("str", "string").replace("dict", "object").replace("list", "list").replace("int", "integer")
+    return ("an " if readable[0] in "aeiou" else "a ") + readable
+
+
+def _tensor(checker: _Entry, raw: Any, path: str) -> TensorSpec:
+    if not isinstance(raw, dict):
+        raise checker.fail(path, "must be an object with name, dtype and shape")
+    name = checker.get("name", str, where=raw, path=f"{path}.name")
+    dtype = checker.get("dtype", str, "float32", where=raw, path=f"{path}.dtype")
+    if dtype not in DTYPES:
+        raise checker.fail(f"{path}.dtype", f"must be one of {', '.join(DTYPES)}, not {dtype!r}")
+    shape = raw.get("shape")
+    if shape is not None:
+        if not isinstance(shape, list) or not all(d is None or isinstance(d, str) or (isinstance(d, int) and not isinstance(d, bool) and d >= 0) for d in shape):
+            raise checker.fail(f"{path}.shape", f"must be a list of sizes (a non-negative int, or a name for a dynamic dimension), not {shape!r}")
+        shape = tuple(shape)
+    return TensorSpec(name=name, dtype=dtype, shape=shape)
+
+
+def _numbers(checker: _Entry, raw: dict, key: str, path: str, count: int, default: tuple[float, ...]) -> tuple[float, ...]:
+    values = raw.get(key, list(default))
+    if not isinstance(values, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        raise checker.fail(path, f"must be a list of numbers, not {values!r}")
+    if len(values) == 1 and count > 1:
+        values = values * count
+    if len(values) != count:
+        raise checker.fail(path, f"needs {count} value(s), one per input channel, not {len(values)}")
+    return tuple(float(v) for v in values)
+
+
+def _image(checker: _Entry, raw: Any, inputs: tuple[TensorSpec, ...]) -> ImageSpec:
+    if not isinstance(raw, dict):
+        raise checker.fail("image", "must be an object (input, layout, resize, normalize)")
+    names = [i.name for i in inputs]
+    input_name = checker.get("input", str, names[0] if len(names) == 1 else ..., where=raw, path="image.input")
+    if input_name not in names:
+        raise checker.fail("image.input", f"names {input_name!r}, which is not among the inputs {names}")
+    tensor = next(i for i in inputs if i.name == input_name)
+    if tensor.dtype not in IMAGE_INPUT_DTYPES:
+        raise checker.fail("image.input", f"is {tensor.dtype}; image inputs must be one of {', '.join(IMAGE_INPUT_DTYPES)}")
+    if tensor.shape is None or len(tensor.shape) != 4:
+        raise checker.fail(f"inputs[{input_name!r}].shape", f"must have 4 dimensions for an image input, not {tensor.shape}")
+    layout = checker.get("layout", str, where=raw, path="image.layout")
     if layout not in LAYOUTS:
-        raise ManifestError(f"{where}: input layout must be one of {LAYOUTS}, not {layout!r}")
-    shape = tuple(int(d) for d in _require(raw_input, "shape", where))
-    if len(shape) != 4 or shape[0] != 1:
-        raise ManifestError(f"{where}: input shape must be [1, ...] with 4 dims, not {list(shape)}")
-    input_spec = InputSpec(
-        name=_require(raw_input, "name", where),
-        shape=shape,
-        dtype=raw_input.get("dtype", "float32"),
-        layout=layout,
-    )
-    if input_spec.dtype != "float32":
-        raise ManifestError(f"{where}: only float32 image inputs are supported, not {input_spec.dtype!r}")
+        raise checker.fail("image.layout", f"must be one of {', '.join(LAYOUTS)}, not {layout!r}")
+    channel_dim, height_dim, width_dim = (tensor.shape[1], tensor.shape[2], tensor.shape[3]) if layout == "NCHW" else (tensor.shape[3], tensor.shape[1], tensor.shape[2])
+    if channel_dim not in (1, 3):
+        raise checker.fail(f"inputs[{input_name!r}].shape", f"has {channel_dim} channels in {layout} layout; image inputs take 1 (grayscale) or 3 (colour)")
+    size = raw.get("size")
+    if size is not None:
+        if not (isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)):
+            raise checker.fail("image.size", f"must be [width, height] in pixels, not {size!r}")
+        width, height = size
+        if (isinstance(width_dim, int) and width_dim != width) or (isinstance(height_dim, int) and height_dim != height):
+            raise checker.fail("image.size", f"is {size}, but the input is {width_dim}x{height_dim}")
+    elif isinstance(width_dim, int) and isinstance(height_dim, int) and width_dim > 0 and height_dim > 0:
+        width, height = width_dim, height_dim
+    else:
+        raise checker.fail("image.size", f"is needed: the input's height and width are dynamic ({height_dim}, {width_dim}); give [width, height]")
 
-    raw_pre = _require(entry, "preprocess", where)
-    resize = _require(raw_pre, "resize", where)
+    resize = checker.get("resize", str, where=raw, path="image.resize")
     if resize not in RESIZE_MODES:
-        raise ManifestError(f"{where}: preprocess.resize must be one of {RESIZE_MODES}, not {resize!r}")
-    channel_order = raw_pre.get("channel_order", "RGB")
+        raise checker.fail("image.resize", f"must be one of {', '.join(RESIZE_MODES)}, not {resize!r}")
+    shorter = raw.get("resize_shorter_to")
+    if resize == "shorter_side_center_crop":
+        if not isinstance(shorter, int) or isinstance(shorter, bool) or shorter < min(width, height):
+            raise checker.fail("image.resize_shorter_to", f"must be an integer >= {min(width, height)} for shorter_side_center_crop, not {shorter!r}")
+    pad_value = checker.get("pad_value", int, 0, where=raw, path="image.pad_value")
+    if not 0 <= pad_value <= 255:
+        raise checker.fail("image.pad_value", f"must be within 0-255, not {pad_value}")
+    channel_order = checker.get("channel_order", str, "RGB", where=raw, path="image.channel_order")
     if channel_order not in ("RGB", "BGR"):
-        raise ManifestError(f"{where}: channel_order must be RGB or BGR, not {channel_order!r}")
-    mean = tuple(float(v) for v in raw_pre.get("mean", (0.0, 0.0, 0.0)))
-    std = tuple(float(v) for v in raw_pre.get("std", (1.0, 1.0, 1.0)))
-    if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
-        raise ManifestError(f"{where}: mean and std need three values each, std > 0")
-    if resize == "shorter_side_center_crop" and "resize_shorter_to" not in raw_pre:
-        raise ManifestError(f"{where}: shorter_side_center_crop needs preprocess.resize_shorter_to")
-    preprocess = PreprocessSpec(
+        raise checker.fail("image.channel_order", f"must be RGB or BGR, not {channel_order!r}")
+
+    normalize = checker.get("normalize", dict, {}, where=raw, path="image.normalize")
+    units = normalize.get("units")
+    if normalize and units not in UNITS:
+        raise checker.fail("image.normalize.units", f"must be named explicitly: \"0-255\" or \"0-1\", not {units!r}")
+    factor = UNITS.get(units, 1.0)
+    mean = _numbers(checker, normalize, "mean", "image.normalize.mean", channel_dim, (0.0,))
+    std = _numbers(checker, normalize, "std", "image.normalize.std", channel_dim, (1.0,))
+    if min(std) <= 0:
+        raise checker.fail("image.normalize.std", "must be positive")
+    if tensor.dtype in ("uint8", "int32") and (any(mean) or any(s * factor != 1.0 for s in std)):
+        raise checker.fail("image.normalize", f"cannot apply to a {tensor.dtype} input, which takes raw 0-255 pixels")
+    return ImageSpec(
+        input=input_name,
+        layout=layout,
+        width=width,
+        height=height,
+        channels=channel_dim,
+        dtype=tensor.dtype,
         resize=resize,
         channel_order=channel_order,
-        mean=mean,  # type: ignore[arg-type]
-        std=std,  # type: ignore[arg-type]
-        resize_shorter_to=raw_pre.get("resize_shorter_to"),
-        pad_value=int(raw_pre.get("pad_value", 0)),
+        mean=tuple(m * factor for m in mean),
+        std=tuple(s * factor for s in std),
+        resize_shorter_to=shorter if resize == "shorter_side_center_crop" else None,
+        pad_value=pad_value,
     )
 
-    labels = tuple(line.strip() for line in (labels_text or "").splitlines() if line.strip())
-    if not labels:
-        raise ManifestError(f"{where}: its labels file is empty or missing")
 
-    sha256 = _require(entry, "sha256", where).lower()
-    if len(sha256) != 64:
-        raise ManifestError(f"{where}: sha256 must be 64 hex digits")
+def _resized(spec: ModelSpec, width: int, height: int) -> ModelSpec:
+    """``spec`` with its image input at another size (a variant exported at 320 instead of 416)."""
+    image = spec.image
+    assert image is not None
+    shorter = image.resize_shorter_to
+    if shorter is not None:
+        shorter = round(shorter * min(width, height) / min(image.width, image.height))
+    inputs = []
+    for tensor in spec.inputs:
+        if tensor.name == image.input and tensor.shape is not None:
+            shape = list(tensor.shape)
+            h_axis, w_axis = (2, 3) if image.layout == "NCHW" else (1, 2)
+            shape[h_axis], shape[w_axis] = height, width
+            tensor = replace(tensor, shape=tuple(shape))
+        inputs.append(tensor)
+    return replace(spec, image=replace(image, width=width, height=height, resize_shorter_to=shorter), inputs=tuple(inputs), outputs=tuple(replace(o, shape=None) for o in spec.outputs))
 
-    return ModelSpec(
+
+def graph_problems(spec: ModelSpec, inputs, outputs) -> list[str]:
+    """How the manifest entry disagrees with the graph's actual ``inputs`` and ``outputs`` (TensorSpecs):
+    names, dtypes, ranks and static dimensions, one line per problem naming the model and the field."""
+    where = f"model {spec.name!r}"
+    problems = []
+    for kind, declared_list, actual_list in (("inputs", spec.inputs, inputs), ("outputs", spec.outputs, outputs)):
+        actual_by_name = {t.name: t for t in actual_list}
+        for i, declared in enumerate(declared_list):
+            actual = actual_by_name.get(declared.name)
+            if actual is None:
+                problems.append(f"{where}: {kind}[{i}].name {declared.name!r} is not in {spec.file}, whose {kind} are {list(actual_by_name)}")
+                continue
+            if actual.dtype == "non-tensor":
+                problems.append(f"{where}: {kind}[{i}] {declared.name!r} is not a tensor in {spec.file} (a ZipMap?); run `inpage add` again to convert it")
+            elif actual.dtype and declared.dtype != actual.dtype:
+                problems.append(f"{where}: {kind}[{i}].dtype is {declared.dtype}, but {spec.file} has {actual.dtype}")
+            elif declared.shape is not None and actual.shape is not None:
+                if len(declared.shape) != len(actual.shape) or any(
+                    isinstance(want, int) and isinstance(have, int) and want != have for want, have in zip(declared.shape, actual.shape)
+                ):
+                    problems.append(f"{where}: {kind}[{i}].shape is {list(declared.shape)}, but {spec.file} has {list(actual.shape)}")
+        if kind == "inputs":
+            missing = [name for name in actual_by_name if name not in {t.name for t in declared_list}]
+            if missing:
+                problems.append(f"{where}: inputs does not list {', '.join(map(repr, missing))}, which {spec.file} needs")
+    return problems
+
+
+def parse_labels(text: str | None) -> tuple[str, ...] | None:
+    """Labels from a labels file: one per line, blank lines ignored."""
+    if text is None:
+        return None
+    return tuple(line.strip() for line in text.splitlines() if line.strip())
+
+
+def labels_location(entry: dict) -> str | None:
+    """The labels file an entry names, relative to its manifest (None for inline or no labels)."""
+    labels = entry.get("labels")
+    return labels if isinstance(labels, str) else None
+
+
+def parse_entry(entry: dict, labels_text: str | None = None, position: int = 0) -> ModelSpec:
+    """Check one manifest entry and return it as a :class:`ModelSpec`.
+
+    ``labels_text`` is the content of the labels file the entry names, if it names one. Every
+    problem raises :class:`ManifestError` naming the model and the field.
+    """
+    from .tasks import get_task, task_names  # the tasks check their own parts of the entry
+
+    checker = _Entry(entry, position)
+    name = checker.get("name", str)
+    if not name.strip() or "/" in name:
+        raise checker.fail("name", f"must be a non-empty name without '/', not {name!r}")
+    task_name = checker.get("task", str)
+    if task_name not in task_names():
+        raise checker.fail("task", f"must be one of {', '.join(task_names())}, not {task_name!r}")
+    task = get_task(task_name)
+    file_name = checker.get("file", str)
+    sha256 = checker.get("sha256", str).lower()
+    if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+        raise checker.fail("sha256", "must be 64 hex digits")
+
+    raw_inputs = checker.get("inputs", list)
+    raw_outputs = checker.get("outputs", list)
+    if not raw_inputs or not raw_outputs:
+        raise checker.fail("inputs" if not raw_inputs else "outputs", "must list at least one tensor (inpage add writes them)")
+    inputs = tuple(_tensor(checker, raw, f"inputs[{i}]") for i, raw in enumerate(raw_inputs))
+    outputs = tuple(_tensor(checker, raw, f"outputs[{i}]") for i, raw in enumerate(raw_outputs))
+
+    image = None
+    if task.image_input:
+        image = _image(checker, checker.get("image", dict), inputs)
+
+    raw_labels = entry.get("labels")
+    if isinstance(raw_labels, list):
+        if not all(isinstance(label, (str, int)) and not isinstance(label, bool) for label in raw_labels):
+            raise checker.fail("labels", "must be a list of strings, or the path of a labels file")
+        labels: tuple[str, ...] | None = tuple(str(label) for label in raw_labels)
+    elif isinstance(raw_labels, str):
+        labels = parse_labels(labels_text)
+        if labels_text is not None and not labels:
+            raise checker.fail("labels", f"file {raw_labels!r} is empty")
+    elif raw_labels is None:
+        labels = None
+    else:
+        raise checker.fail("labels", f"must be a list of strings or the path of a labels file, not {raw_labels!r}")
+
+    output = checker.get("output", str, None)
+    if output is not None and output not in [o.name for o in outputs]:
+        raise checker.fail("output", f"names {output!r}, which is not among the outputs {[o.name for o in outputs]}")
+    activation = checker.get("activation", str, "softmax")
+    if activation not in ACTIVATIONS:
+        raise checker.fail("activation", f"must be one of {', '.join(ACTIVATIONS)}, not {activation!r}")
+    python = checker.get("python", str, None)
+    if python is not None and not python.endswith(".py") and "." in python.rsplit("/", 1)[-1]:
+        raise checker.fail("python", f"must name a .py file or a package folder beside the manifest, not {python!r}")
+
+    variants = []
+    for i, raw in enumerate(checker.get("variants", list, [])):
+        path = f"variants[{i}]"
+        if not isinstance(raw, dict):
+            raise checker.fail(path, "must be an object with name, file and sha256")
+        size = raw.get("size")
+        if size is not None and not (isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) for v in size)):
+            raise checker.fail(f"{path}.size", f"must be [width, height], not {size!r}")
+        variant_sha = checker.get("sha256", str, where=raw, path=f"{path}.sha256").lower()
+        if len(variant_sha) != 64:
+            raise checker.fail(f"{path}.sha256", "must be 64 hex digits")
+        variants.append(
+            Variant(
+                name=checker.get("name", str, where=raw, path=f"{path}.name"),
+                file=checker.get("file", str, where=raw, path=f"{path}.file"),
+                sha256=variant_sha,
+                dtype=checker.get("dtype", str, "float32", where=raw, path=f"{path}.dtype"),
+                providers=tuple(checker.get("providers", list, [], where=raw, path=f"{path}.providers")),
+                size=tuple(size) if size else None,
+                report=checker.get("report", dict, {}, where=raw, path=f"{path}.report"),
+            )
+        )
+    if len({v.name for v in variants} | {"base"}) != len(variants) + 1:
+        raise checker.fail("variants", "need unique names other than 'base'")
+
+    spec = ModelSpec(
         name=name,
-        task=task,
-        file=_require(entry, "file", where),
+        task=task_name,
+        file=file_name,
         sha256=sha256,
-        input=input_spec,
-        preprocess=preprocess,
+        inputs=inputs,
+        outputs=outputs,
+        image=image,
         labels=labels,
-        decoder=dict(entry.get("decoder", {})),
-        description=entry.get("description", ""),
+        head=dict(checker.get("head", dict, {})),
+        options=dict(checker.get("options", dict, {})),
+        output=output,
+        activation=activation,
+        python=python,
+        variants=tuple(variants),
+        description=checker.get("description", str, ""),
+        default=bool(entry.get("default", False)),
+        entry=entry,
     )
-
-
-def find_entry(manifest_text: str, name: str | None, source: str) -> dict:
-    """Return the raw entry called ``name`` (or the first entry when ``name`` is None)."""
     try:
-        document = json.loads(manifest_text)
+        problems = task.check_spec(spec)
+    except ManifestError as exc:  # a registry lookup (an unknown head type) raises rather than returns
+        problems = [str(exc)]
+    for problem in problems:
+        raise ManifestError(f"{checker.where}: {problem}")
+    return spec
+
+
+def read_manifest(text: str, source: str) -> list[dict]:
+    """The raw entries of a manifest document; a malformed document raises naming ``source``."""
+    try:
+        document = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ManifestError(f"{source} is not valid JSON: {exc}") from None
-    entries = document.get("models") if isinstance(document, dict) else None
+    if not isinstance(document, dict) or not isinstance(document.get("models"), list):
+        raise ManifestError(f"{source} has no \"models\" list; a manifest is {{\"models\": [...]}} (inpage add writes one)")
+    entries = document["models"]
     if not entries:
-        raise ManifestError(f"{source} lists no models")
+        raise ManifestError(f"{source} lists no models; add one with `inpage add MODEL.onnx`")
+    names = [e.get("name") if isinstance(e, dict) else None for e in entries]
+    duplicates = sorted({n for n in names if n and names.count(n) > 1})
+    if duplicates:
+        raise ManifestError(f"{source}: model names must be unique; {', '.join(map(repr, duplicates))} appears more than once")
+    return entries
+
+
+def find_entry(manifest_text: str, name: str | None, source: str) -> tuple[dict, int]:
+    """The raw entry called ``name`` and its position (the default entry when ``name`` is None)."""
+    entries = read_manifest(manifest_text, source)
     if name is None:
-        return entries[0]
-    for entry in entries:
-        if entry.get("name") == name:
-            return entry
-    known = ", ".join(e.get("name", "?") for e in entries)
+        for position, entry in enumerate(entries):
+            if isinstance(entry, dict) and entry.get("default"):
+                return entry, position
+        return entries[0], 0
+    for position, entry in enumerate(entries):
+        if isinstance(entry, dict) and entry.get("name") == name:
+            return entry, position
+    known = ", ".join(str(e.get("name", "?")) for e in entries if isinstance(e, dict))
     raise ManifestError(f"no model called {name!r} in {source}; it has: {known}")
+
+
+def default_model(entries: list[dict], task: str) -> str | None:
+    """The name of the model a page or command uses for ``task`` when none is named."""
+    of_task = [e for e in entries if isinstance(e, dict) and e.get("task") == task]
+    chosen = next((e for e in of_task if e.get("default")), of_task[0] if of_task else None)
+    return chosen.get("name") if chosen else None
+
+
+def dump_manifest(entries: list[dict]) -> str:
+    """The manifest document for ``entries``, formatted the way inpage writes it: indented, with short
+    lists of numbers or names (shapes, means) on one line so a person can read and diff it."""
+    text = json.dumps({"models": entries}, indent=2, ensure_ascii=False)
+    return _SCALAR_LIST.sub(lambda m: "[" + ", ".join(part.strip() for part in m.group(1).split(",")) + "]", text) + "\n"
+
+
+_SCALAR_LIST = re.compile(r"\[\s*((?:[-\w.\"+: ]+,\s*)*[-\w.\"+: ]+)\s*\]")

@@ -1,22 +1,31 @@
-"""Loading a model from a manifest and running one of its tasks, timed stage by stage."""
+"""Loading a model from a manifest and running its task, one call at a time, timed stage by stage.
+
+Example::
+
+    model = await load_model("nanodet-m")              # the bundled manifest, or manifest=PATH/URL
+    detections = await model.detect(image)             # the model's own task, by its method name
+    outputs = await model.run({"input_1:0": tensor})   # any model: named arrays in and out
+    print(model.backend, model.variant, model.last_timings)
+
+A model's task method (``classify``, ``detect``, ``predict``, ...) is looked up in the task registry
+(:mod:`inpage.tasks`), so a new task needs no change here. Calling another task's method raises
+:class:`TaskMismatchError`. A list of images runs as one batched call where the model's batch
+dimension is dynamic, and one call per image otherwise.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import time
 from dataclasses import asdict, dataclass
+from typing import Any
 from urllib.parse import urljoin
 
-from . import runtime
-from .classify import Prediction, predictions_from_logits
-from .detect import Detection, detections_from_outputs
-from .errors import ManifestError, ModelIntegrityError
-from .image import ImageInput, to_pil_rgb
-from .manifest import ModelSpec, find_entry, parse_entry
-from .preprocess import TensorWriter, fit_to_input
-
-import numpy as np
+from . import _backend
+from .errors import InferenceError, InvalidArgumentError, ManifestError, TaskMismatchError
+from .manifest import ModelSpec, find_entry, graph_problems, labels_location, parse_entry
+from .tasks import Task, get_task, task_for_method
+from .usercode import load_user_module, wrap_task
 
 
 @dataclass(frozen=True)
@@ -32,106 +41,167 @@ class Timings:
 
 
 class Model:
-    """A loaded model: its manifest entry and a session, ready to ``classify`` or ``detect``."""
+    """A loaded model: its manifest entry, a session, and its task."""
 
-    def __init__(self, spec: ModelSpec, session, location: str):
+    def __init__(self, spec: ModelSpec, session, location: str, task: Task | None = None):
         self.spec = spec
         self.session = session
         self.location = location
+        self.task = task or get_task(spec.task)(spec)
+        self._run_task = get_task("run")(spec)
         self.last_timings: Timings | None = None
-        self._writer = TensorWriter(spec.input, spec.preprocess)
-        # One call at a time: calls share the input buffer, and onnxruntime-web rejects
+        # One call at a time: calls share the input buffers, and onnxruntime-web rejects
         # concurrent runs on one session.
-        self._lock = asyncio.Lock()
+        self.lock = asyncio.Lock()
 
     @property
     def backend(self) -> str:
-        """The execution provider that actually runs this model (``wasm``, ``webgpu``, ``cpu``, ...)."""
+        """The execution provider that actually runs this model (``wasm``, ``webgpu``, ``cpu``, ``cuda``)."""
         return self.session.backend
 
-    async def classify(self, image: ImageInput, top_k: int = 5) -> list[Prediction]:
-        """The ``top_k`` most likely labels for ``image``, best first."""
-        self._expect_task("classify")
-        return await self._run(image, lambda outputs, _: predictions_from_logits(next(iter(outputs.values())), self.spec.labels, top_k))
+    @property
+    def fallback_reason(self) -> str | None:
+        """Why ``backend`` is not the provider that was asked for (None when it is)."""
+        return self.session.fallback_reason
 
-    async def detect(
-        self,
-        image: ImageInput,
-        score_threshold: float | None = None,
-        iou_threshold: float | None = None,
-        max_detections: int = 100,
-    ) -> list[Detection]:
-        """Objects in ``image`` scoring above ``score_threshold``, boxes in ``image``'s pixels, best first.
+    @property
+    def variant(self) -> str:
+        """Which file runs: ``"base"`` (the manifest entry's own) or a variant's name (``"int8"``)."""
+        return self.spec.variant
 
-        Thresholds left as None take the model's defaults from the manifest (``decoder.score_threshold``,
-        ``decoder.iou_threshold``), else 0.35 and 0.5.
-        """
-        self._expect_task("detect")
-        if score_threshold is None:
-            score_threshold = float(self.spec.decoder.get("score_threshold", 0.35))
-        if iou_threshold is None:
-            iou_threshold = float(self.spec.decoder.get("iou_threshold", 0.5))
-        return await self._run(
-            image,
-            lambda outputs, transform: detections_from_outputs(
-                outputs, self.spec, transform, score_threshold, iou_threshold, max_detections
-            ),
-        )
+    def __getattr__(self, name: str):
+        # Task methods (classify, detect, predict, ...) come from the task registry.
+        if name.startswith("_"):
+            raise AttributeError(name)
+        task = task_for_method(name)
+        if task is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        if task.name != self.spec.task:
 
-    async def _run(self, image, postprocess):
-        async with self._lock:
-            start = time.perf_counter()
-            fitted, transform = fit_to_input(to_pil_rgb(image), self.spec.preprocess, self.spec.input.width, self.spec.input.height)
-            tensor = self._writer.write(np.asarray(fitted))
-            prepared = time.perf_counter()
-            outputs = await self.session.run({self.spec.input.name: tensor})
-            inferred = time.perf_counter()
-            result = postprocess(outputs, transform)
-            done = time.perf_counter()
-            self.last_timings = Timings(
-                (prepared - start) * 1e3, (inferred - prepared) * 1e3, (done - inferred) * 1e3
-            )
-            return result
+            async def wrong_task(*args, **kwargs):
+                raise TaskMismatchError(
+                    f"model {self.spec.name!r} is a {self.spec.task} model; it cannot {name}() "
+                    f"(use model.{self.task.method}() or model.run())"
+                )
+
+            return wrong_task
+        return self.infer
+
+    async def infer(self, sample: Any, **options: Any) -> Any:
+        """Run the model's own task on ``sample`` (or on each of a list of samples)."""
+        return await self._call(self.task, sample, options)
+
+    async def run(self, feeds: dict[str, Any]) -> dict[str, Any]:
+        """Run the graph on named arrays; returns every output by name (numpy arrays, copies)."""
+        return await self._call(self._run_task, feeds, {})
+
+    async def _call(self, task: Task, sample: Any, given: dict[str, Any]) -> Any:
+        options = task.options(given)
+        async with self.lock:
+            samples = task.split(sample)
+            if samples is None:
+                return await self._run_batch(task, [sample], options, batched=False)
+            if not samples:
+                raise InvalidArgumentError(f"{task.method}() got an empty list")
+            if self.batchable() and len(samples) > 1:
+                return await self._run_batch(task, samples, options, batched=True)
+            results = []
+            for one in samples:
+                results.append(await self._run_batch(task, [one], options, batched=False))
+            return results
+
+    def batchable(self) -> bool:
+        """Whether several samples can go in one call: every input's batch dimension is dynamic."""
+        return all(spec.dynamic_batch for spec in self.spec.inputs)
+
+    async def _run_batch(self, task: Task, samples: list[Any], options: dict[str, Any], batched: bool):
+        start = time.perf_counter()
+        count = len(samples)
+        contexts = []
+        feeds: dict = {}
+        for slot, sample in enumerate(samples):
+            feeds, context = task.prepare(sample, options, slot=slot, batch=count)
+            contexts.append(context)
+        prepared = time.perf_counter()
+        try:
+            outputs = await self.session.run(feeds)
+        except MemoryError:
+            raise InferenceError(f"ran out of memory running {self.spec.name!r}; use a smaller input or batch") from None
+        inferred = time.perf_counter()
+        if batched:
+            results = [
+                task.finish({name: value[i : i + 1] for name, value in outputs.items()}, context, options)
+                for i, context in enumerate(contexts)
+            ]
+        else:
+            results = task.finish(outputs, contexts[0], options)
+        done = time.perf_counter()
+        self.last_timings = Timings((prepared - start) * 1e3, (inferred - prepared) * 1e3, (done - inferred) * 1e3)
+        return results
 
     def close(self) -> None:
         """Release the session (and, in the page, onnxruntime-web's memory for it) now."""
         self.session.close()
 
-    def _expect_task(self, task: str) -> None:
-        if self.spec.task != task:
-            raise TypeError(f"model {self.spec.name!r} is a {self.spec.task} model; it cannot {task}")
 
-
-async def load_model(
-    model: str, *, manifest: str | None = None, provider: str | None = None, threads: int | None = None
-) -> Model:
-    """Load a model by name from the bundled manifest, or from a manifest path or URL.
-
-    ``load_model("nanodet-m")`` reads the bundled manifest; ``load_model("site/models/manifest.json")``
-    takes the first model of that manifest; ``load_model("nanodet-m", manifest=...)`` picks by name.
-    The model file must match the manifest's sha256, or :class:`ModelIntegrityError` names it.
-    ``provider`` is ``"wasm"`` or ``"webgpu"`` in the page (WebGPU falls back to WASM where the
-    browser has no adapter) and ``"cpu"`` on CPython.
-    """
+async def load_spec(model: str, manifest: str | None = None) -> tuple[ModelSpec, str]:
+    """The checked manifest entry for ``model`` and the manifest's location."""
     name: str | None = model
     if manifest is None and model.endswith(".json"):
         manifest, name = model, None
-    manifest = manifest or runtime.default_manifest_location()
+    manifest = manifest or _backend.default_manifest_location()
     if manifest is None:
-        raise ManifestError("no manifest given and none bundled; pass manifest=<path or URL to manifest.json>")
+        raise ManifestError("no manifest given and none found; pass manifest=<path or URL of manifest.json>, or run in a folder with models/manifest.json")
+    entry, position = find_entry((await _backend.read_bytes(manifest)).decode("utf-8"), name, manifest)
+    labels_file = labels_location(entry)
+    labels_text = (await _backend.read_bytes(urljoin(manifest, labels_file))).decode("utf-8") if labels_file else None
+    return parse_entry(entry, labels_text, position), manifest
 
-    entry = find_entry((await runtime.read_bytes(manifest)).decode("utf-8"), name, manifest)
-    labels_location = urljoin(manifest, entry["labels"]) if "labels" in entry else None
-    labels_text = (await runtime.read_bytes(labels_location)).decode("utf-8") if labels_location else None
-    spec = parse_entry(entry, labels_text)
+
+def choose_variant(spec: ModelSpec, provider: str) -> str:
+    """The variant the benchmark kept for ``provider`` (the first that lists it), else the base model."""
+    return next((variant.name for variant in spec.variants if provider in variant.providers), "base")
+
+
+async def load_model(
+    model: str,
+    *,
+    manifest: str | None = None,
+    provider: str | None = None,
+    threads: int | None = None,
+    variant: str | None = None,
+) -> Model:
+    """Load a model by name from a manifest, verify its sha256, and create its session.
+
+    ``load_model("nanodet-m")`` reads the default manifest (``$INPAGE_MANIFEST``, else
+    ``./models/manifest.json``, else the demo models bundled with inpage; in the page, the site's);
+    ``load_model("site/models/manifest.json")`` takes that manifest's default model;
+    ``load_model("nanodet-m", manifest="https://example.org/models/manifest.json")`` reads it over
+    HTTP. ``provider`` is ``"cpu"`` or ``"cuda"`` on CPython and ``"wasm"`` or ``"webgpu"`` in the
+    page; a provider that cannot run here falls back (``model.fallback_reason`` says why).
+    ``variant`` forces one of the manifest's variants (``"int8"``, ``"base"``); by default the one
+    the benchmark kept for the provider runs.
+    """
+    if not isinstance(model, str) or not model:
+        raise InvalidArgumentError(f"model must be a model name or a manifest path, not {model!r}")
+    provider = _backend.check_provider(provider)
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise InvalidArgumentError(f"threads must be a positive integer, not {threads!r}")
+    spec, manifest = await load_spec(model, manifest)
+    spec = spec.with_variant(variant if variant is not None else choose_variant(spec, provider))
 
     location = urljoin(manifest, spec.file)
-    model_bytes = await runtime.read_bytes(location)
-    digest = hashlib.sha256(model_bytes).hexdigest()
-    if digest != spec.sha256:
-        raise ModelIntegrityError(
-            f"{spec.file}: sha256 is {digest}, but the manifest expects {spec.sha256}; "
-            "the model file was changed or damaged after the manifest was written"
-        )
-    session = await runtime.create_session(model_bytes, spec.file, provider, threads)
-    return Model(spec, session, location)
+    # The backend fetches and verifies the bytes where the session is made (in the page that is
+    # JavaScript, so the model never crosses into Python and back).
+    session = await _backend.load_session(location, spec.sha256, spec.file, provider, threads)
+    try:
+        problems = graph_problems(spec, session.inputs, session.outputs)
+        if problems:
+            raise ManifestError(problems[0])
+        task = get_task(spec.task)(spec)
+        if spec.python:
+            task = wrap_task(task, await load_user_module(spec, manifest))
+    except BaseException:
+        session.close()
+        raise
+    return Model(spec, session, location, task)

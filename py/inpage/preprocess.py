@@ -1,8 +1,12 @@
-"""Pre-processing: geometry (resize, crop, letterbox) and normalisation into the model's input tensor.
+"""Pre-processing for image inputs: geometry (resize, centre crop, letterbox) and normalisation into the
+model's input tensor.
 
-Everything here is numpy and Pillow, so it runs the same on CPython and in Pyodide. The resize
+Everything here is numpy and Pillow, so it runs the same on CPython and in Pyodide. Geometry
 returns a :class:`FrameTransform` that maps model-input coordinates back to the original frame,
-which detection uses to report boxes in the caller's pixels.
+which detection and pose use to report positions in the caller's pixels.
+
+Memory is bounded by the model's input, not by the image: a crop is resampled straight from its
+box in the source image, so a 50000x1 strip costs no more than a square photo.
 """
 
 from __future__ import annotations
@@ -12,11 +16,12 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from .manifest import InputSpec, PreprocessSpec
+from .manifest import ImageSpec
 
-# Bilinear with Pillow's antialiasing filter: matches what the models were trained with closely
-# enough, and is the same C code in Pillow on CPython and in Pyodide.
+# Bilinear with Pillow's antialiasing filter: close to what the models were trained with, and
+# the same C code in Pillow on CPython and in Pyodide.
 RESAMPLE = Image.Resampling.BILINEAR
+NUMPY_DTYPES = {"float32": np.float32, "float16": np.float16, "uint8": np.uint8, "int32": np.int32}
 
 
 @dataclass(frozen=True)
@@ -32,7 +37,7 @@ class FrameTransform:
 
     def boxes_to_frame(self, boxes: np.ndarray) -> np.ndarray:
         """Map Nx4 ``(x0, y0, x1, y1)`` boxes to frame pixels, clipped to the frame."""
-        out = np.empty_like(boxes, dtype=np.float32)
+        out = np.empty(boxes.shape, dtype=np.float32)
         out[:, 0::2] = (boxes[:, 0::2] - self.offset_x) / self.scale_x
         out[:, 1::2] = (boxes[:, 1::2] - self.offset_y) / self.scale_y
         np.clip(out[:, 0::2], 0, self.frame_width, out=out[:, 0::2])
@@ -41,19 +46,36 @@ class FrameTransform:
 
     def points_to_frame(self, points: np.ndarray) -> np.ndarray:
         """Map ...x2 ``(x, y)`` points to frame pixels (not clipped: a keypoint may sit off-frame)."""
-        out = np.empty_like(points, dtype=np.float32)
+        out = np.empty(points.shape, dtype=np.float32)
         out[..., 0] = (points[..., 0] - self.offset_x) / self.scale_x
         out[..., 1] = (points[..., 1] - self.offset_y) / self.scale_y
         return out
 
+    def input_box_in_frame(self, width: int, height: int) -> tuple[float, float, float, float]:
+        """Where the model's whole ``width`` x ``height`` input lies in frame pixels (may exceed the frame)."""
+        x0, y0 = (0 - self.offset_x) / self.scale_x, (0 - self.offset_y) / self.scale_y
+        return x0, y0, x0 + width / self.scale_x, y0 + height / self.scale_y
 
-def fit_to_input(image: Image.Image, spec: PreprocessSpec, width: int, height: int) -> tuple[Image.Image, FrameTransform]:
-    """Resize (and crop or pad) ``image`` to exactly ``width`` x ``height`` as the manifest says."""
+    def as_json(self) -> dict:
+        return {
+            "scale": [self.scale_x, self.scale_y],
+            "offset": [self.offset_x, self.offset_y],
+            "frame": [self.frame_width, self.frame_height],
+        }
+
+
+def fit_to_input(image: Image.Image, spec: ImageSpec) -> tuple[Image.Image, FrameTransform]:
+    """Resize (and crop or pad) an RGB ``image`` to the model's input size, as the manifest says."""
     if spec.resize == "stretch":
-        return _stretch(image, width, height)
-    if spec.resize == "letterbox":
-        return _letterbox(image, width, height, spec.pad_value)
-    return _shorter_side_center_crop(image, spec.resize_shorter_to or min(width, height), width, height)
+        fitted, transform = _stretch(image, spec.width, spec.height)
+    elif spec.resize == "letterbox":
+        fitted, transform = _letterbox(image, spec.width, spec.height, spec.pad_value)
+    else:
+        fitted, transform = _shorter_side_center_crop(image, spec.resize_shorter_to or min(spec.size), spec.width, spec.height)
+    if spec.channels == 1:
+        # ITU-R 601-2 luma, the same formula in both Pillows.
+        fitted = fitted.convert("L")
+    return fitted, transform
 
 
 def _stretch(image: Image.Image, width: int, height: int) -> tuple[Image.Image, FrameTransform]:
@@ -71,50 +93,74 @@ def _letterbox(image: Image.Image, width: int, height: int, pad_value: int) -> t
     resized = image if (new_w, new_h) == image.size else image.resize((new_w, new_h), RESAMPLE)
     offset_x = (width - new_w) // 2
     offset_y = (height - new_h) // 2
-    canvas = Image.new("RGB", (width, height), (pad_value,) * 3)
-    canvas.paste(resized, (offset_x, offset_y))
+    if (new_w, new_h) == (width, height):
+        canvas = resized
+    else:
+        canvas = Image.new("RGB", (width, height), (pad_value,) * 3)
+        canvas.paste(resized, (offset_x, offset_y))
     # Per-axis scales from the rounded size, so the inverse maps the frame's corners exactly.
     return canvas, FrameTransform(new_w / frame_w, new_h / frame_h, float(offset_x), float(offset_y), frame_w, frame_h)
 
 
 def _shorter_side_center_crop(image: Image.Image, shorter: int, width: int, height: int) -> tuple[Image.Image, FrameTransform]:
-    """The classic ImageNet evaluation crop: shorter side to ``shorter``, then the centre ``width`` x ``height``."""
+    """The classic ImageNet evaluation crop: shorter side to ``shorter``, then the centre ``width`` x ``height``.
+
+    The scaled frame is never made: the centre crop's box is computed in source pixels and
+    resampled straight to the input size.
+    """
     frame_w, frame_h = image.size
     scale = shorter / min(frame_w, frame_h)
-    new_w = max(width, round(frame_w * scale))
-    new_h = max(height, round(frame_h * scale))
-    resized = image.resize((new_w, new_h), RESAMPLE)
-    left = (new_w - width) // 2
-    top = (new_h - height) // 2
-    cropped = resized.crop((left, top, left + width, top + height))
-    return cropped, FrameTransform(new_w / frame_w, new_h / frame_h, -float(left), -float(top), frame_w, frame_h)
+    scaled_w = max(width, round(frame_w * scale))
+    scaled_h = max(height, round(frame_h * scale))
+    left = (scaled_w - width) // 2
+    top = (scaled_h - height) // 2
+    scale_x, scale_y = scaled_w / frame_w, scaled_h / frame_h
+    box = (left / scale_x, top / scale_y, (left + width) / scale_x, (top + height) / scale_y)
+    cropped = image.resize((width, height), RESAMPLE, box=box)
+    return cropped, FrameTransform(scale_x, scale_y, -float(left), -float(top), frame_w, frame_h)
 
 
 class TensorWriter:
-    """Normalises RGB images into one preallocated float32 input tensor, reused call after call.
+    """Normalises images into one preallocated input tensor, reused call after call.
 
     Reusing the buffer matters in the page: the tensor is handed to onnxruntime-web as a view of
     this array's memory, and a fresh allocation per frame would only feed the garbage collector.
+    ``batch`` slots are written one image at a time.
     """
 
-    def __init__(self, input_spec: InputSpec, preprocess: PreprocessSpec):
-        self.layout = input_spec.layout
-        self.tensor = np.zeros(input_spec.shape, dtype=np.float32)
+    def __init__(self, spec: ImageSpec, batch: int = 1):
+        self.spec = spec
+        channels = spec.channels
+        shape = (batch, channels, spec.height, spec.width) if spec.layout == "NCHW" else (batch, spec.height, spec.width, channels)
+        self.tensor = np.zeros(shape, dtype=NUMPY_DTYPES[spec.dtype])
         # Source channel index for each model channel: BGR models read RGB pixels backwards.
-        self.channel_source = (2, 1, 0) if preprocess.channel_order == "BGR" else (0, 1, 2)
-        self.mean = np.asarray(preprocess.mean, dtype=np.float32)
-        self.inv_std = (1.0 / np.asarray(preprocess.std, dtype=np.float64)).astype(np.float32)
+        self.channel_source = (2, 1, 0) if spec.channel_order == "BGR" and channels == 3 else tuple(range(channels))
+        self.mean = np.asarray(spec.mean, dtype=np.float32)
+        self.inv_std = (1.0 / np.asarray(spec.std, dtype=np.float64)).astype(np.float32)
+        self.raw = spec.dtype in ("uint8", "int32")  # integer inputs take the pixels as they are
+        # float16 models: normalise in float32, then one cast into the tensor.
+        self.scratch = np.empty(shape[1:], np.float32) if spec.dtype == "float16" else None
 
-    def write(self, pixels: np.ndarray) -> np.ndarray:
-        """Fill the tensor from an HxWx3 uint8 RGB array that already has the input's size."""
-        if self.layout == "NCHW":
+    def write(self, pixels: np.ndarray, slot: int = 0) -> np.ndarray:
+        """Fill batch slot ``slot`` from HxWx3 RGB (or HxW gray) uint8 pixels of the input's size."""
+        if pixels.ndim == 2:
+            pixels = pixels[:, :, None]
+        target = self.tensor[slot] if self.scratch is None else self.scratch
+        if self.spec.layout == "NCHW":
             for channel, source in enumerate(self.channel_source):
-                plane = self.tensor[0, channel]
-                np.subtract(pixels[:, :, source], self.mean[channel], out=plane, casting="unsafe")
-                plane *= self.inv_std[channel]
+                plane = target[channel]
+                if self.raw:
+                    plane[...] = pixels[:, :, source]
+                else:
+                    np.subtract(pixels[:, :, source], self.mean[channel], out=plane, casting="unsafe")
+                    plane *= self.inv_std[channel]
         else:
-            hwc = self.tensor[0]
-            ordered = pixels if self.channel_source == (0, 1, 2) else pixels[:, :, list(self.channel_source)]
-            np.subtract(ordered, self.mean, out=hwc, casting="unsafe")
-            hwc *= self.inv_std
+            ordered = pixels if self.channel_source == tuple(range(pixels.shape[2])) else pixels[:, :, list(self.channel_source)]
+            if self.raw:
+                target[...] = ordered
+            else:
+                np.subtract(ordered, self.mean, out=target, casting="unsafe")
+                target *= self.inv_std
+        if self.scratch is not None:
+            self.tensor[slot] = self.scratch
         return self.tensor

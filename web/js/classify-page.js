@@ -1,5 +1,6 @@
 // The image-classification page: pick, drop or click an image; show the top 5, timings, provider.
-import { bindProgress, bindProviderSelect, describeEnvironment, ms, notify, clearNotice, reportBackend } from './ui.js';
+// It offers every classification model in the site's manifest.
+import { bindProgress, bindProviderSelect, clearNotice, describeEnvironment, fillModelSelect, ms, notify, reportBackend } from './ui.js';
 
 const inpage = window.inpage;
 const $ = (id) => document.getElementById(id);
@@ -11,6 +12,7 @@ bindProviderSelect($('provider'), notices, () => { if (lastSource) classify(last
 
 let lastSource = null;
 let busy = Promise.resolve();
+let previewUrl = null;
 
 function classify(source) {
   lastSource = source;
@@ -22,10 +24,12 @@ function classify(source) {
 async function classifyNow(source) {
   const preview = $('preview');
   preview.hidden = false;
-  preview.src = source instanceof Blob ? URL.createObjectURL(source) : source;
+  if (previewUrl) URL.revokeObjectURL(previewUrl);
+  previewUrl = source instanceof Blob ? URL.createObjectURL(source) : null;
+  preview.src = previewUrl || source;
   $('predictions').innerHTML = '<li class="muted">Classifying…</li>';
   try {
-    const result = await inpage.classify(source, { topK: 5 });
+    const result = await inpage.classify(source, { topK: 5, model: $('model').value || undefined });
     clearNotice(notices, 'input');
     render(result);
   } catch (error) {
@@ -47,7 +51,7 @@ function render(result) {
     return item;
   }));
   for (const cell of document.querySelectorAll('#timings [data-t]')) cell.textContent = ms(result.timings[cell.dataset.t]);
-  $('backend').textContent = result.backend.toUpperCase();
+  $('backend').textContent = `${result.backend.toUpperCase()}${result.variant && result.variant !== 'base' ? ` · ${result.variant}` : ''}`;
   reportBackend(notices, result);
 }
 
@@ -70,10 +74,21 @@ for (const button of $('samples').querySelectorAll('button')) {
   button.addEventListener('click', () => classify(button.dataset.src));
 }
 
+async function loadChosen() {
+  const name = $('model').value;
+  if (!name) return;
+  try {
+    reportBackend(notices, await inpage.loadModel(name));
+    clearNotice(notices, 'model');
+  } catch (error) {
+    notify(notices, 'error', `The classifier could not be loaded: ${error.message}`, 'model');
+  }
+}
+
+$('model').addEventListener('change', () => { loadChosen(); if (lastSource) classify(lastSource); });
+
+const listed = fillModelSelect($('model'), ['classify'], notices);
 inpage.ready.then(
-  () => inpage.loadModel('efficientnet-lite0').then(
-    (info) => reportBackend(notices, info),
-    (error) => notify(notices, 'error', `The classifier could not be loaded: ${error.message}`, 'model'),
-  ),
+  () => listed.then(loadChosen),
   (error) => notify(notices, 'error', `inpage could not start: ${error.message}`, 'startup'),
 );

@@ -1,297 +1,305 @@
-// The one module every page loads. It boots Pyodide and the inpage package, wires the Python side
-// to onnxruntime-web (ort-host.js), and exposes `window.inpage`:
+// The one module every page loads: `window.inpage`, a thin client of the inference worker (worker.js),
+// where Pyodide, inpage's Python and onnxruntime-web run. The main thread only captures sources
+// and draws results, so it never stalls on inference.
 //
 //   await inpage.ready
-//   const {predictions, timings, backend} = await inpage.classify(imgOrUrlOrBlob, {topK: 5})
-//   const {detections, timings, backend} = await inpage.detect(videoOrImageOrBitmap, {model: 'nanodet-m'})
+//   const {predictions, timings, backend, variant} = await inpage.classify(imgOrUrlOrBlob, {topK: 5})
+//   const {detections} = await inpage.detect(videoOrImageOrBitmap, {model: 'blazeface'})
+//   const {predictions} = await inpage.predict('iris', [[5.1, 3.5, 1.4, 0.2]])
+//   const {outputs} = await inpage.run('my-model', {x: {data: Float32Array, dims: [1, 3], type: 'float32'}})
+//   const result = await inpage.call('estimatePose', video, {model: 'movenet'})   // any task by method
 //
-// Start-up runs in stages, each reported as a 'progress' event on `inpage.events`:
-//   1. runtime  - the Pyodide core (pyodide.asm.wasm, the standard library)
-//   2. packages - numpy, Pillow and inpage's own wheel, resolved from the site's lock file
-//   3. ready    - Python is up; models load on first use (event 'model'), each verified by sha256.
+// Start-up, each stage a 'progress' event on `inpage.events` (and a mark in `inpage.timeline()`):
+//   0. cache     the service worker (sw.js) that keeps the site's files in Cache Storage, by sha256
+//   1. runtime   the worker boots Pyodide, onnxruntime-web and downloads this page's models, side by side
+//   2. packages  numpy, Pillow and inpage are imported
+//   3. ready     calls are served; each model loads on first use ('download' events while it downloads)
+// Errors reject with an InpageError: `name` says what kind (ImageDecodeError, ModelLoadError,
+// InvalidArgumentError, ...), `message` is one line naming the cause and what to do.
 
-import { createSession, probeWebGpu, threadCount, warmUp } from './ort-host.js';
+import { InpageError, createClient } from './protocol.js';
 
 const siteRoot = new URL('../', import.meta.url);
 const events = new EventTarget();
+const marks = {};
 
 function emit(type, detail) {
   events.dispatchEvent(new CustomEvent(type, { detail }));
 }
 
-function progress(stage, message, fraction) {
-  // Marks show up in DevTools' performance panel, and in `inpage.timeline()`.
-  performance.mark(`inpage:${stage}`);
-  emit('progress', { stage, message, fraction });
-}
-
-// Downloads started ahead of need (the page's models, during Pyodide's boot), by absolute URL.
-// Each is handed out once, then forgotten, so the page does not hold a second copy.
-const prefetched = new Map();
-
-/** Read a URL's bytes, reporting download progress for large files (models). */
-function fetchBytes(url) {
-  const key = new URL(url, location.href).href;
-  const early = prefetched.get(key);
-  if (early) {
-    prefetched.delete(key);
-    return early;
+function onWorkerEvent(type, detail) {
+  if (type === 'mark') {
+    marks[detail.name] = Math.round(detail.time - performance.timeOrigin);
+    return;
   }
-  return download(key);
+  emit(type, detail);
 }
 
-async function download(url) {
-  const response = await fetch(url);
-  if (!response.ok) throw new Error(`${url} answered HTTP ${response.status} ${response.statusText}`);
-  const total = Number(response.headers.get('content-length')) || 0;
-  if (!response.body || total < 1_000_000) return new Uint8Array(await response.arrayBuffer());
-  const file = new URL(url, location.href).pathname.split('/').pop();
-  const bytes = new Uint8Array(total);
-  const reader = response.body.getReader();
-  let loaded = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    bytes.set(value, loaded);
-    loaded += value.length;
-    emit('model', { file, loaded, total });
-  }
-  return loaded === total ? bytes : bytes.subarray(0, loaded);
-}
+/** Settings every call uses unless it says otherwise. */
+const settings = {
+  provider: new URLSearchParams(location.search).get('provider') || 'wasm',
+  variant: new URLSearchParams(location.search).get('variant') || null,
+  // Threads for onnxruntime-web (fixed at start-up); null: as many as the machine has, up to 4.
+  threads: Number(new URLSearchParams(location.search).get('threads')) || null,
+};
 
-/**
- * Fetch the manifest, then start downloading the models this page names in
- * `<meta name="inpage-models" content="name,name">`. Runs alongside Pyodide's boot.
- */
-async function prefetchModels() {
-  const manifestUrl = new URL('models/manifest.json', siteRoot).href;
-  const manifest = download(manifestUrl).then((bytes) => JSON.parse(new TextDecoder().decode(bytes)));
-  const wanted = (document.querySelector('meta[name="inpage-models"]')?.content || '').split(',').map((s) => s.trim());
-  manifest.then((document_) => {
-    for (const entry of document_.models.filter((m) => wanted.includes(m.name))) {
-      const url = new URL(entry.file, manifestUrl).href;
-      const bytes = download(url);
-      bytes.catch(() => {}); // reported when Python asks for it
-      prefetched.set(url, bytes);
+/** Register the service worker (sw.js) and wait, briefly, until it controls this page. */
+async function cacheLayer() {
+  if (!('serviceWorker' in navigator) || !window.isSecureContext) return 'unavailable';
+  try {
+    await navigator.serviceWorker.register(new URL('sw.js', siteRoot), { scope: siteRoot.pathname });
+    if (!navigator.serviceWorker.controller) {
+      await Promise.race([
+        new Promise((resolve) => navigator.serviceWorker.addEventListener('controllerchange', resolve, { once: true })),
+        new Promise((resolve) => setTimeout(resolve, 3000)),
+      ]);
     }
-  }, () => {});
-  return manifest;
+    return navigator.serviceWorker.controller ? 'active' : 'pending';
+  } catch {
+    return 'unavailable';
+  }
 }
+
+const worker = new Worker(new URL('worker.js', import.meta.url), { type: 'module', name: 'inpage' });
+const client = createClient(worker, onWorkerEvent);
+
+// The tasks this page will use first (<meta name="inpage-prefetch" content="detect">): their
+// default models download while Python starts.
+const prefetchTasks = (document.querySelector('meta[name="inpage-prefetch"]')?.content || '').split(',').map((s) => s.trim()).filter(Boolean);
 
 async function boot() {
-  progress('runtime', 'Loading the Python runtime (Pyodide)…', 0.05);
-  // Overlapped with Pyodide's boot: the manifest and this page's models download, and
-  // onnxruntime-web compiles its WebAssembly. Neither needs Python.
-  const manifestPromise = prefetchModels();
-  manifestPromise.catch(() => {});
-  warmUp();
-  const { loadPyodide } = await import(new URL('pyodide/pyodide.mjs', siteRoot).href);
-  const pyodide = await loadPyodide({ indexURL: new URL('pyodide/', siteRoot).href });
-  progress('packages', 'Loading numpy, Pillow and inpage…', 0.55);
-  await pyodide.loadPackage(['inpage'], { messageCallback: () => {} });
-  pyodide.registerJsModule('inpage_host', {
-    fetchBytes,
-    createSession,
-    manifestUrl: new URL('models/manifest.json', siteRoot).href,
-  });
-
-  const bridge = pyodide.pyimport('inpage.jsbridge');
-  let manifest;
-  try {
-    manifest = await manifestPromise;
-  } catch (error) {
-    throw new Error(`the model manifest could not be read: ${error.message}`);
-  }
-  progress('ready', 'Ready', 1);
-  return { pyodide, bridge, manifest };
+  performance.mark('inpage:cache');
+  emit('progress', { stage: 'cache', message: 'Starting…', fraction: 0.02 });
+  const cache = await cacheLayer();
+  const manifest = await client.request('manifest').catch(() => null);
+  const prefetch = manifest ? prefetchTasks.map((task) => defaultModel(manifest, task)).filter(Boolean) : [];
+  const { threads } = await client.request('boot', { prefetch, threads: settings.threads });
+  return { cache, threads };
 }
 
-const settings = { provider: 'wasm' };
+const booting = boot();
+booting.catch((error) => emit('progress', { stage: 'failed', message: `Start-up failed: ${error.message}`, fraction: 1 }));
 
-const ready = boot();
-ready.catch((error) => progress('failed', `Start-up failed: ${error.message}`, 1));
+let manifestPromise = null;
 
-// Canvas reused for frames; willReadFrequently keeps its pixels on the CPU for getImageData.
-let scratch = null;
-
-function pixelsOf(source, width, height) {
-  if (!scratch) {
-    scratch = new OffscreenCanvas(width, height);
-  }
-  if (scratch.width !== width || scratch.height !== height) {
-    scratch.width = width;
-    scratch.height = height;
-  }
-  const context = scratch.getContext('2d', { willReadFrequently: true });
-  context.drawImage(source, 0, 0, width, height);
-  return context.getImageData(0, 0, width, height);
+/** The site's model manifest (`{models: [...]}`), fetched once. */
+function manifest() {
+  manifestPromise ??= client.request('manifest');
+  return manifestPromise;
 }
 
-/**
- * Turn any supported source into what Python takes: encoded bytes (Pillow decodes them, exactly
- * as on CPython) or canvas RGBA pixels. Returns `{data, width, height}`; width 0 means encoded.
- */
-async function readSource(source) {
+function defaultModel(document, task) {
+  const ofTask = (document?.models || []).filter((m) => m.task === task);
+  return (ofTask.find((m) => m.default) || ofTask[0])?.name || null;
+}
+
+async function modelFor(method, name) {
+  if (name) return name;
+  const document = await manifest();
+  const task = TASK_OF_METHOD[method] || method;
+  const chosen = defaultModel(document, task);
+  if (!chosen) throw new InpageError('ManifestError', `this site's manifest has no ${task} model; add one with \`inpage add MODEL.onnx --task ${task}\``);
+  return chosen;
+}
+
+const TASK_OF_METHOD = { classify: 'classify', detect: 'detect', predict: 'tabular', estimatePose: 'pose', segment: 'segment', run: 'run' };
+
+/** snake_case Python method names from the JavaScript ones (estimatePose -> estimate_pose). */
+function pythonName(method) {
+  return method.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
+// ---- sources: what the page has, as a message the worker can read -------------------------------
+
+function isA(value, name) {
+  return typeof globalThis[name] !== 'undefined' && value instanceof globalThis[name];
+}
+
+/** `{message, transfer}` for one source: bitmaps and frames are copies the worker owns and closes. */
+async function toMessage(source) {
   if (typeof source === 'string' || source instanceof URL) {
-    return { data: await fetchBytes(new URL(source, location.href).href), width: 0, height: 0 };
+    return { message: { kind: 'url', url: new URL(source, location.href).href }, transfer: [] };
   }
-  if (source instanceof Blob) {
-    return { data: new Uint8Array(await source.arrayBuffer()), width: 0, height: 0 };
+  if (isA(source, 'Blob')) return { message: { kind: 'blob', blob: source }, transfer: [] };
+  if (isA(source, 'ImageData')) {
+    return { message: { kind: 'imagedata', data: source.data, width: source.width, height: source.height }, transfer: [] };
   }
-  if (source instanceof ImageData) {
-    return { data: source.data, width: source.width, height: source.height };
+  if (isA(source, 'HTMLVideoElement')) {
+    if (source.readyState < 2 || !source.videoWidth) throw new InpageError('ImageDecodeError', 'the video has no frame to read yet; wait until it plays');
+    if (typeof VideoFrame !== 'undefined') {
+      try {
+        const frame = new VideoFrame(source);
+        return { message: { kind: 'videoframe', frame }, transfer: [frame] };
+      } catch {
+        // Some video sources cannot be wrapped; a bitmap can always be made.
+      }
+    }
+    return bitmapMessage(source);
   }
-  if (typeof HTMLVideoElement !== 'undefined' && source instanceof HTMLVideoElement) {
-    if (source.readyState < 2 || !source.videoWidth) throw new InpageError('NoFrame', 'the video has no frame to read yet');
-    return (await videoFramePixels(source)) || imageDataSource(pixelsOf(source, source.videoWidth, source.videoHeight));
+  if (isA(source, 'VideoFrame')) {
+    const frame = source.clone();
+    return { message: { kind: 'videoframe', frame }, transfer: [frame] };
   }
-  if (typeof VideoFrame !== 'undefined' && source instanceof VideoFrame) {
-    return (await videoFramePixels(source)) || imageDataSource(pixelsOf(source, source.displayWidth, source.displayHeight));
-  }
-  if (typeof HTMLImageElement !== 'undefined' && source instanceof HTMLImageElement) {
-    if (!source.complete) await source.decode();
+  if (isA(source, 'HTMLImageElement') || isA(source, 'SVGImageElement')) {
+    try {
+      if (!source.complete || !source.naturalWidth) await source.decode();
+    } catch {
+      throw new InpageError('ImageDecodeError', 'the image element holds no image the browser can decode');
+    }
     if (!source.naturalWidth) throw new InpageError('ImageDecodeError', 'the image element holds no decodable image');
-    return imageDataSource(pixelsOf(source, source.naturalWidth, source.naturalHeight));
+    return bitmapMessage(source);
   }
-  if ((typeof ImageBitmap !== 'undefined' && source instanceof ImageBitmap) ||
-      (typeof HTMLCanvasElement !== 'undefined' && source instanceof HTMLCanvasElement) ||
-      (typeof OffscreenCanvas !== 'undefined' && source instanceof OffscreenCanvas) ||
-      (typeof VideoFrame !== 'undefined' && source instanceof VideoFrame)) {
-    const width = source.displayWidth || source.width;
-    const height = source.displayHeight || source.height;
-    return imageDataSource(pixelsOf(source, width, height));
+  if (isA(source, 'HTMLCanvasElement') || isA(source, 'OffscreenCanvas') || isA(source, 'ImageBitmap')) {
+    if (!source.width || !source.height) throw new InpageError('ImageDecodeError', 'the canvas or bitmap has no pixels');
+    return bitmapMessage(source);
   }
-  throw new InpageError('TypeError', 'unsupported source: pass an image URL, Blob, ImageData, or an image, video, canvas or ImageBitmap');
+  if (Array.isArray(source)) {
+    if (!source.length) throw new InpageError('InvalidArgumentError', 'an empty list of images');
+    const parts = await Promise.all(source.map(toMessage));
+    return { message: { kind: 'batch', items: parts.map((p) => p.message) }, transfer: parts.flatMap((p) => p.transfer) };
+  }
+  throw new InpageError('InvalidArgumentError',
+    'unsupported source: pass an image URL, Blob or File, ImageData, an <img>, <video> or <canvas>, an ImageBitmap, a VideoFrame, or a list of them');
 }
 
-// RGBA buffers for video frames, reused frame after frame. getImageData would allocate a fresh
-// 1.2 MB buffer per 640x480 frame; the collector frees those late, and a page running at camera
-// rate grew by hundreds of MB before it did. A buffer is lent to one call at a time.
-const freeFrameBuffers = [];
-
-function borrowFrameBuffer(size) {
-  const index = freeFrameBuffers.findIndex((buffer) => buffer.length === size);
-  return index >= 0 ? freeFrameBuffers.splice(index, 1)[0] : new Uint8Array(size);
-}
-
-function returnFrameBuffer(buffer) {
-  if (freeFrameBuffers.length < 4) freeFrameBuffers.push(buffer);
-}
-
-/**
- * Copy a video's current frame (or a VideoFrame) as RGBA into a reused buffer, with WebCodecs.
- * Resolves to null where the browser cannot convert to RGBA, so the caller falls back to a canvas.
- */
-async function videoFramePixels(source) {
-  if (typeof VideoFrame === 'undefined') return null;
-  const frame = source instanceof VideoFrame ? source : new VideoFrame(source);
-  let buffer = null;
+async function bitmapMessage(source) {
+  let bitmap;
   try {
-    const options = { format: 'RGBA', colorSpace: 'srgb' };
-    const { width, height } = frame.visibleRect;
-    buffer = borrowFrameBuffer(frame.allocationSize(options));
-    await frame.copyTo(buffer, options);
-    return { data: buffer, width, height, release: () => returnFrameBuffer(buffer) };
-  } catch {
-    if (buffer) returnFrameBuffer(buffer);
-    return null;
-  } finally {
-    if (frame !== source) frame.close();
+    bitmap = await createImageBitmap(source);
+  } catch (error) {
+    throw new InpageError('ImageDecodeError', `the browser cannot read this image's pixels: ${error.message}`);
+  }
+  return { message: { kind: 'bitmap', bitmap }, transfer: [bitmap] };
+}
+
+/** Tabular rows (a list of lists of numbers, or one row) as a float64 tensor. */
+function rowsMessage(rows) {
+  const table = Array.isArray(rows) && !Array.isArray(rows[0]) ? [rows] : rows;
+  if (!Array.isArray(table) || !table.length || !table.every((row) => Array.isArray(row) && row.length === table[0].length && row.length)) {
+    throw new InpageError('InvalidArgumentError', 'rows must be a non-empty list of rows of numbers, all the same length');
+  }
+  const data = Float64Array.from(table.flat(), (value) => {
+    if (typeof value !== 'number' || !Number.isFinite(value)) throw new InpageError('InvalidArgumentError', `rows must hold finite numbers, not ${JSON.stringify(value)}`);
+    return value;
+  });
+  return { kind: 'rows', rows: { data, dims: [table.length, table[0].length], type: 'float64' } };
+}
+
+/** Named tensors for `run`: `{name: {data: TypedArray | number[], dims, type}}` (an ort.Tensor works too). */
+function feedsMessage(feeds) {
+  if (!feeds || typeof feeds !== 'object' || Array.isArray(feeds)) {
+    throw new InpageError('InvalidArgumentError', 'feeds must be an object of input name -> {data, dims, type}');
+  }
+  const out = {};
+  for (const [name, tensor] of Object.entries(feeds)) {
+    if (!tensor || !Array.isArray(tensor.dims) || !(ArrayBuffer.isView(tensor.data) || Array.isArray(tensor.data))) {
+      throw new InpageError('InvalidArgumentError', `feeds.${name} must be {data: a typed array, dims: [...], type: 'float32' | ...}`);
+    }
+    const type = tensor.type || 'float32';
+    const data = Array.isArray(tensor.data) ? typedArrayOf(type, tensor.data, name) : tensor.data;
+    out[name] = { data, dims: tensor.dims.map(Number), type };
+  }
+  return { kind: 'feeds', feeds: out };
+}
+
+const TYPED = {
+  float32: Float32Array, float64: Float64Array, int8: Int8Array, uint8: Uint8Array, int16: Int16Array, uint16: Uint16Array,
+  int32: Int32Array, uint32: Uint32Array, int64: BigInt64Array, uint64: BigUint64Array, bool: Uint8Array, float16: Uint16Array,
+};
+
+function typedArrayOf(type, values, name) {
+  const Type = TYPED[type];
+  if (!Type) throw new InpageError('InvalidArgumentError', `feeds.${name}.type must be one of ${Object.keys(TYPED).join(', ')}, not "${type}"`);
+  try {
+    return Type === BigInt64Array || Type === BigUint64Array ? Type.from(values, BigInt) : Type.from(values, Number);
+  } catch (error) {
+    throw new InpageError('InvalidArgumentError', `feeds.${name}.data cannot be ${type}: ${error.message}`);
   }
 }
 
-function imageDataSource(imageData) {
-  return { data: imageData.data, width: imageData.width, height: imageData.height };
-}
+// ---- calls ------------------------------------------------------------------------------------
 
-class InpageError extends Error {
-  constructor(type, message) {
-    super(message);
-    this.name = type;
-  }
-}
-
-async function run(task, source, modelName, options) {
-  const { bridge } = await ready;
+async function call(method, source, { model, provider, variant, ...options } = {}) {
+  await booting;
+  const name = await modelFor(method, model);
   const started = performance.now();
-  const { data, width, height, release } = await readSource(source);
+  let message;
+  let transfer = [];
+  if (method === 'predict') message = rowsMessage(source);
+  else if (method === 'run') message = feedsMessage(source);
+  else ({ message, transfer } = await toMessage(source));
   const captureMs = performance.now() - started;
-  const provider = options.provider || settings.provider;
-  let result;
-  try {
-    result = await bridge.page_run(task, modelName, provider, data, width, height, options);
-  } finally {
-    release?.();
-  }
-  if (result.error) throw new InpageError(result.error.type, result.error.message);
+  const result = await client.request('call', {
+    method: method === 'run' ? 'run' : pythonName(method),
+    model: name,
+    provider: provider || settings.provider,
+    variant: variant ?? settings.variant,
+    source: message,
+    options,
+  }, transfer);
   result.timings = { capture_ms: captureMs, ...result.timings };
   return result;
 }
 
-function defaultModel(task, manifest) {
-  const entry = manifest.models.find((m) => m.task === task && m.default) || manifest.models.find((m) => m.task === task);
-  return entry.name;
-}
-
 window.inpage = {
-  ready: ready.then(() => undefined),
+  ready: booting.then(() => undefined),
   events,
   settings,
-  threads: threadCount(),
+  threads: globalThis.crossOriginIsolated ? Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1)) : 1,
   crossOriginIsolated: globalThis.crossOriginIsolated,
-  probeWebGpu,
+  secureContext: window.isSecureContext,
   InpageError,
 
-  /** The page's Pyodide instance, for running your own Python beside inpage (e.g. `pyodide.runPythonAsync`). */
-  async pyodide() {
-    return (await ready).pyodide;
-  },
+  /** Whether WebGPU can run here (asked in the worker, where it would run). */
+  probeWebGpu: () => client.request('probeWebGpu'),
 
-  /** Start-up milestones (ms since navigation): runtime, packages, ready, and each model's load. */
+  /** Start-up milestones (ms since navigation): cache, runtime, packages, ready, and each model's load. */
   timeline() {
-    return Object.fromEntries(performance.getEntriesByType('mark')
-      .filter((mark) => mark.name.startsWith('inpage:'))
-      .map((mark) => [mark.name.slice(7), Math.round(mark.startTime)]));
+    const own = Object.fromEntries(performance.getEntriesByType('mark')
+      .filter((m) => m.name.startsWith('inpage:')).map((m) => [m.name.slice(7), Math.round(m.startTime)]));
+    return { ...own, ...marks };
   },
 
-  /** The bundled models, as listed in the site's manifest. */
+  manifest,
+
+  /** The site's models: `[{name, task, description, default, scoreThreshold, labels, variants}]`. */
   async models() {
-    const { manifest } = await ready;
-    return manifest.models.map(({ name, task, description, decoder }) => (
-      { name, task, description, scoreThreshold: decoder?.score_threshold ?? null }));
+    const document = await manifest();
+    return document.models.map((m) => ({
+      name: m.name, task: m.task, description: m.description || '', default: Boolean(m.default),
+      scoreThreshold: m.options?.score_threshold ?? null, variants: ['base', ...(m.variants || []).map((v) => v.name)],
+    }));
   },
 
-  /** Load a model now (it otherwise loads on first use); resolves to `{name, task, backend, fallbackReason}`. */
-  async loadModel(name, { provider } = {}) {
-    const { bridge } = await ready;
-    try {
-      const info = await bridge.page_load_model(name, provider || settings.provider);
-      performance.mark(`inpage:model:${name}`);
-      return info;
-    } catch (error) {
-      throw new InpageError('ModelLoadError', lastLine(error.message));
-    }
+  /** Load a model now (it otherwise loads on first use): `{name, task, backend, fallbackReason, variant, ...}`. */
+  async loadModel(name, { provider, variant } = {}) {
+    await booting;
+    const info = await client.request('load', { model: name, provider: provider || settings.provider, variant: variant ?? settings.variant });
+    performance.mark(`inpage:model:${name}`);
+    return info;
   },
 
-  /** Classify an image URL, Blob, ImageData or element: `{predictions, timings, backend}`. */
-  async classify(source, { topK = 5, model, provider } = {}) {
-    const { manifest } = await ready;
-    return run('classify', source, model || defaultModel('classify', manifest), { topK, provider });
-  },
+  /** Classify an image (URL, Blob, ImageData, element, bitmap or a list of them): `{predictions, timings, backend}`. */
+  classify: (source, options = {}) => call('classify', source, options),
 
-  /**
-   * Detect objects in an image, video, canvas, ImageBitmap, ImageData, URL or Blob:
-   * `{detections: [{label, index, score, box: [x0, y0, x1, y1], keypoints}], timings, backend}`.
-   * Thresholds left out take the model's defaults from the manifest.
-   */
-  async detect(source, { model, scoreThreshold, iouThreshold, maxDetections = 100, provider } = {}) {
-    const { manifest } = await ready;
-    return run('detect', source, model || defaultModel('detect', manifest), { scoreThreshold, iouThreshold, maxDetections, provider });
-  },
+  /** Detect objects: `{detections: [{label, index, score, box: [x0, y0, x1, y1], keypoints}], timings, backend}`. */
+  detect: (source, options = {}) => call('detect', source, options),
+
+  /** Tabular rows through a model: `{predictions: [{label, index, probabilities, value}]}`. */
+  predict: (model, rows, options = {}) => call('predict', rows, { ...options, model }),
+
+  /** Any model, named tensors in and out: `{outputs: {name: {data, dims, type}}}`. */
+  run: (model, feeds, options = {}) => call('run', feeds, { ...options, model }),
+
+  /** Any task by its method name (`estimatePose`, `segment`, a user task's): the model's own result. */
+  call,
+
+  /** Run Python in the worker's Pyodide beside inpage; resolves to the value of the last expression. */
+  runPython: (code) => booting.then(() => client.request('python', { code })),
+
+  /** Memory the worker can see: Pyodide's WebAssembly heap and the worker's JS heap, in bytes. */
+  memory: () => booting.then(() => client.request('memory')),
+
+  /** Close a model's sessions now (it loads again on next use). */
+  release: (name) => booting.then(() => client.request('release', { model: name })),
 };
-
-// Python errors arrive with a traceback; the user needs its last line.
-function lastLine(message) {
-  const lines = String(message).trim().split('\n');
-  return lines[lines.length - 1];
-}

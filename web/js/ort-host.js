@@ -1,39 +1,55 @@
-// The one place that talks to onnxruntime-web: which bundle serves which execution provider, how
-// its environment is set, and how a session is created.
+// The one place that talks to onnxruntime-web (it runs in the inference worker): which bundle serves
+// which execution provider, how its environment is set, and how a session is created.
 //
 // Sessions are created with one execution provider per attempt. Given ['webgpu', 'wasm'],
 // onnxruntime-web drops WebGPU with only a console warning, so the page could not tell the user
 // (or report) which provider really runs. Trying WebGPU alone first, and WASM only after it
 // failed, makes the fallback explicit.
 
-const siteRoot = new URL('../', import.meta.url);
+import { versionedUrl } from './assets.js';
+import { InpageError } from './protocol.js';
 
 // In 1.30 the WebGPU bundle needs the asyncify build of the runtime and the WASM bundle the
-// plain one. Keeping them apart also means a failed WebGPU init cannot poison WASM sessions.
+// plain one. Keeping them apart also means a failed WebGPU init cannot poison WASM sessions, and
+// the asyncify files are fetched only when WebGPU is asked for.
 const BUNDLES = {
-  wasm: 'ort/ort.wasm.min.mjs',
-  webgpu: 'ort/ort.webgpu.min.mjs',
+  wasm: { module: 'ort/ort.wasm.min.mjs', runtime: 'ort/ort-wasm-simd-threaded' },
+  webgpu: { module: 'ort/ort.webgpu.min.mjs', runtime: 'ort/ort-wasm-simd-threaded.asyncify' },
 };
 
 const bundles = {};
 
 // Errors only: some converted graphs carry unused initializers that onnxruntime reports,
-// harmlessly, as warnings on every load, and they would read as console errors.
-const SESSION_OPTIONS = { logSeverityLevel: 3 };
+// harmlessly, as warnings on every load. The memory options were measured by `make bench`
+// (see README): onnxruntime-web passes them as `!!option`, so they are off unless set here.
+export const SESSION_OPTIONS = { logSeverityLevel: 3, enableCpuMemArena: true, enableMemPattern: true, graphOptimizationLevel: 'all' };
 
 /** Threads onnxruntime-web can use: more than one needs SharedArrayBuffer, so cross-origin isolation. */
-export function threadCount() {
+export function threadCount(requested = null) {
   if (!globalThis.crossOriginIsolated) return 1;
-  return Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1));
+  const available = Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1));
+  return requested ? Math.max(1, Math.min(available, requested)) : available;
+}
+
+let threads = threadCount();
+
+/** Set the thread count before the first session (onnxruntime-web cannot change it later). */
+export function setThreads(requested) {
+  if (Object.keys(bundles).length) return threads;
+  threads = threadCount(requested);
+  return threads;
 }
 
 function loadBundle(kind) {
   bundles[kind] ??= (async () => {
-    const ort = await import(new URL(BUNDLES[kind], siteRoot).href);
-    // Absolute: a relative wasmPaths is resolved against the bundle's own URL and ends up doubled.
-    ort.env.wasm.wasmPaths = new URL('ort/', siteRoot).href;
-    ort.env.wasm.numThreads = threadCount();
-    // proxy=false: inputs are views of Pyodide's memory, which cannot be posted to a worker.
+    const { module, runtime } = BUNDLES[kind];
+    const ort = await import(await versionedUrl(module));
+    // Explicit, versioned URLs for the runtime: the .wasm is compiled by instantiateStreaming
+    // from a response served as application/wasm, so the browser's compiled-code cache applies.
+    ort.env.wasm.wasmPaths = { mjs: await versionedUrl(`${runtime}.mjs`), wasm: await versionedUrl(`${runtime}.wasm`) };
+    ort.env.wasm.numThreads = threads;
+    // proxy=false: inputs are views of Pyodide's memory, which cannot be posted to another worker;
+    // and we already are off the main thread.
     ort.env.wasm.proxy = false;
     ort.env.logLevel = 'error';
     return ort;
@@ -93,19 +109,23 @@ export async function createSession(modelBytes, provider, fileName) {
         const session = await ort.InferenceSession.create(modelBytes, { ...SESSION_OPTIONS, executionProviders: ['webgpu'] });
         return { session, ort, backend: 'webgpu', fallbackReason };
       } catch (error) {
-        fallbackReason = `WebGPU could not run ${fileName}: ${error.message}`;
+        fallbackReason = `WebGPU could not run ${fileName}: ${firstLine(error.message)}`;
       }
     } else {
       fallbackReason = gpu.reason;
     }
   } else if (provider !== 'wasm') {
-    throw new Error(`unknown execution provider "${provider}" (use "wasm" or "webgpu")`);
+    throw new InpageError('InvalidArgumentError', `unknown execution provider "${provider}" (use "wasm" or "webgpu")`);
   }
   const ort = await loadBundle('wasm');
   try {
     const session = await ort.InferenceSession.create(modelBytes, { ...SESSION_OPTIONS, executionProviders: ['wasm'] });
     return { session, ort, backend: 'wasm', fallbackReason };
   } catch (error) {
-    throw new Error(`${fileName} is not a model onnxruntime-web can load: ${error.message}`);
+    throw new InpageError('ModelLoadError', `${fileName} is not a model onnxruntime-web can load: ${firstLine(error.message)}`);
   }
+}
+
+function firstLine(text) {
+  return String(text).split('\n').map((line) => line.trim()).find(Boolean) || 'unknown error';
 }

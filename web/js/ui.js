@@ -1,5 +1,6 @@
-// Page furniture shared by the pages: start-up progress, notices, the environment line and the
-// execution-provider picker. Pages import it after inpage.js has set up `window.inpage`.
+// Page furniture shared by the pages: start-up progress, notices, the environment line, the
+// execution-provider picker and model pickers filled from the site's manifest. Pages import it after
+// inpage.js has set up `window.inpage`.
 
 const inpage = window.inpage;
 
@@ -11,7 +12,7 @@ export function bindProgress(element) {
   const bar = element.querySelector('progress');
   const text = element.querySelector('span');
   let started = false;
-  const downloads = new Set(); // files still downloading
+  const downloads = new Map(); // file -> {loaded, total}
   const update = () => { element.hidden = started && downloads.size === 0; };
   element.hidden = false;
   inpage.events.addEventListener('progress', ({ detail }) => {
@@ -22,12 +23,14 @@ export function bindProgress(element) {
     }
     update();
   });
-  inpage.events.addEventListener('model', ({ detail }) => {
-    if (detail.loaded >= detail.total) downloads.delete(detail.file);
-    else downloads.add(detail.file);
+  inpage.events.addEventListener('download', ({ detail }) => {
+    if (detail.done) downloads.delete(detail.file);
+    else downloads.set(detail.file, detail);
     if (started && downloads.size) {
-      bar.value = detail.loaded / detail.total;
-      text.textContent = `Downloading ${detail.file}: ${(detail.loaded / 1e6).toFixed(1)} of ${(detail.total / 1e6).toFixed(1)} MB`;
+      const { file, loaded, total } = [...downloads.values()][0];
+      if (total) bar.value = loaded / total;
+      else bar.removeAttribute('value');
+      text.textContent = `Downloading ${file}: ${(loaded / 1e6).toFixed(1)}${total ? ` of ${(total / 1e6).toFixed(1)}` : ''} MB`;
     }
     update();
   });
@@ -51,14 +54,21 @@ export function clearNotice(container, key) {
   container.querySelector(`[data-key="${CSS.escape(key)}"]`)?.remove();
 }
 
-/** Describe threading in the header, and warn when the page is not cross-origin isolated. */
+/** Describe threading in the header, and say why the page is not cross-origin isolated when it is not. */
 export function describeEnvironment(envElement, notices) {
-  const threads = inpage.threads;
-  envElement.textContent = `WASM threads: ${threads}`;
-  if (!inpage.crossOriginIsolated) {
+  envElement.textContent = `WASM threads: ${inpage.threads}`;
+  if (inpage.crossOriginIsolated) return;
+  if (!inpage.secureContext) {
+    // Over plain http from another machine the browser ignores COOP/COEP, even when they are sent.
     notify(notices, 'warn',
-      'This page is not cross-origin isolated (the server sent no COOP/COEP headers), so ' +
-      'WebAssembly runs single-threaded and slower. Serve it with `inpage serve` for threads.',
+      'This page came over plain http from another machine, which is not a secure context: the browser ignores its ' +
+      'isolation headers, so WebAssembly runs on one thread, and the camera and the offline cache are unavailable. ' +
+      'Open it over https, or from localhost on the machine that serves it.',
+      'isolation');
+  } else {
+    notify(notices, 'warn',
+      'This page is not cross-origin isolated (the server sent no COOP/COEP headers), so WebAssembly runs ' +
+      'single-threaded and slower. Serve it with `inpage serve` for threads.',
       'isolation');
   }
 }
@@ -68,15 +78,10 @@ export function describeEnvironment(envElement, notices) {
  * is chosen but a model falls back, `reportBackend` tells the user why.
  */
 export async function bindProviderSelect(select, notices, onChange) {
-  const gpu = await inpage.probeWebGpu();
-  const option = select.querySelector('option[value="webgpu"]');
-  if (!gpu.available) {
-    option.textContent = 'WebGPU (unavailable)';
-    option.title = gpu.reason;
-  }
   select.value = inpage.settings.provider;
-  select.addEventListener('change', () => {
+  select.addEventListener('change', async () => {
     inpage.settings.provider = select.value;
+    const gpu = await inpage.probeWebGpu();
     if (select.value === 'webgpu' && !gpu.available) {
       notify(notices, 'warn', `WebGPU is not available here (${gpu.reason}); models will run on WASM.`, 'backend');
     } else {
@@ -84,6 +89,41 @@ export async function bindProviderSelect(select, notices, onChange) {
     }
     onChange?.(select.value);
   });
+  const gpu = await inpage.probeWebGpu().catch(() => ({ available: false, reason: 'the worker did not answer' }));
+  const option = select.querySelector('option[value="webgpu"]');
+  if (!gpu.available && option) {
+    option.textContent = 'WebGPU (unavailable)';
+    option.title = gpu.reason;
+  }
+}
+
+/**
+ * Fill a <select> with the site's models of the given tasks (their descriptions as labels), the
+ * manifest's default selected. Resolves to the models offered; a site without one says so.
+ */
+export async function fillModelSelect(select, tasks, notices) {
+  let models;
+  try {
+    models = (await inpage.models()).filter((m) => tasks.includes(m.task));
+  } catch (error) {
+    notify(notices, 'error', `The site's model list could not be read: ${error.message}`, 'manifest');
+    select.disabled = true;
+    return [];
+  }
+  select.replaceChildren(...models.map((m) => {
+    const option = document.createElement('option');
+    option.value = m.name;
+    option.textContent = m.description ? `${m.name}: ${m.description.split(/[:(]/)[0].trim()}` : m.name;
+    option.dataset.task = m.task;
+    return option;
+  }));
+  const chosen = tasks.map((task) => models.find((m) => m.task === task && m.default) || models.find((m) => m.task === task)).find(Boolean);
+  if (chosen) select.value = chosen.name;
+  if (!models.length) {
+    notify(notices, 'warn', `This site has no ${tasks.join(' or ')} model. Add one with \`inpage add MODEL.onnx\` and rebuild.`, 'manifest');
+    select.disabled = true;
+  }
+  return models;
 }
 
 /** After a result, say which provider ran, and why it is not the requested one if it fell back. */

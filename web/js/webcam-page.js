@@ -1,11 +1,13 @@
-// The live detection page: camera (or sample clip, or a file) in, boxes and labels drawn over it.
+// The live page: camera (or the sample clip, or a file) in; boxes, skeletons or masks drawn over it.
+// It offers every detection, pose and segmentation model in the site's manifest and switches live.
 //
-// The loop never queues frames. It takes the video's current frame only when the previous one
-// has been processed, so a slow model skips frames instead of falling behind; the <video>
-// element itself keeps playing at the camera's rate, composited by the browser independently
-// of this loop.
-import { bindProgress, bindProviderSelect, clearNotice, describeEnvironment, ms, notify, reportBackend } from './ui.js';
-import { drawDetections } from './overlay.js';
+// The loop never idles while there is a new frame: as soon as a result is drawn, the video's
+// current frame goes to the worker. It waits only when the camera has not delivered a frame since
+// the last one was taken, so the page's frame rate is the worker's throughput (or the camera's,
+// when that is lower). Frames cross to the worker as transferred VideoFrames; the main thread
+// only captures and draws.
+import { bindProgress, bindProviderSelect, clearNotice, describeEnvironment, fillModelSelect, ms, notify, reportBackend } from './ui.js';
+import { drawDetections, drawMask, drawPoses } from './overlay.js';
 
 const inpage = window.inpage;
 const $ = (id) => document.getElementById(id);
@@ -14,7 +16,18 @@ const video = $('video');
 const still = $('still');
 const overlay = $('overlay');
 
-const state = { running: false, generation: 0, stream: null, frameTimes: [], detectionsShown: 0 };
+// The inpage method that runs each task, and how its result is drawn.
+const TASKS = {
+  detect: { method: 'detect', draw: (r, w, h) => drawDetections(overlay, w, h, r.detections), count: (r) => r.detections.length },
+  pose: { method: 'estimatePose', draw: (r, w, h) => drawPoses(overlay, w, h, r.poses, Number(threshold.value)), count: (r) => r.poses.length },
+  segment: {
+    method: 'segment',
+    draw: (r, w, h, source) => drawMask(overlay, w, h, r, { mode: $('effect').value, source, threshold: Number(threshold.value) }),
+    count: (r) => `${Math.round(100 * r.coverage)}%`,
+  },
+};
+
+const state = { running: false, generation: 0, stream: null, starting: null, frameTimes: [], frames: 0, presented: 0 };
 window.inpageDemo = state; // for tests and the console: frames processed, last result
 
 bindProgress($('loader'));
@@ -23,9 +36,18 @@ bindProviderSelect($('provider'), notices);
 
 const threshold = $('threshold');
 threshold.addEventListener('input', () => { $('threshold-value').textContent = Number(threshold.value).toFixed(2); });
+const modelSelect = $('model');
+let models = [];
+
+function current() {
+  const info = models.find((m) => m.name === modelSelect.value);
+  return { info, task: TASKS[info?.task] };
+}
 
 function options() {
-  return { model: $('model').value, scoreThreshold: Number(threshold.value) };
+  const { info } = current();
+  if (info?.task === 'detect') return { model: info.name, scoreThreshold: Number(threshold.value) };
+  return { model: info?.name };
 }
 
 /** Why the camera cannot be used, in words a user can act on. */
@@ -44,85 +66,144 @@ function cameraProblem(error) {
   }
 }
 
-async function startCamera() {
+/** Start the camera. A second click while it starts does nothing more; Stop wins over a start still pending. */
+function startCamera() {
+  state.starting ??= openCamera().finally(() => {
+    state.starting = null;
+    $('start').disabled = false;
+  });
+  return state.starting;
+}
+
+async function openCamera() {
   if (!window.isSecureContext || !navigator.mediaDevices?.getUserMedia) {
     notify(notices, 'error', 'The camera needs a secure context: open this page over https or from localhost / 127.0.0.1. Meanwhile, try the sample clip or a file.', 'camera');
     return;
   }
+  $('start').disabled = true;
+  const generation = ++state.generation;
+  stopPlayback();
+  $('stop').disabled = false;
+  let stream;
   try {
-    const stream = await navigator.mediaDevices.getUserMedia({ video: { width: { ideal: 640 }, height: { ideal: 480 } }, audio: false });
-    clearNotice(notices, 'camera');
-    await play({ stream });
+    stream = await navigator.mediaDevices.getUserMedia({ video: { width: { ideal: 640 }, height: { ideal: 480 } }, audio: false });
   } catch (error) {
+    if (generation !== state.generation) return; // stopped meanwhile: nothing to report
+    $('stop').disabled = true;
     notify(notices, 'error', cameraProblem(error), 'camera');
     $('sample').classList.add('primary');
+    return;
   }
+  if (generation !== state.generation) {
+    // Stop was pressed while the browser asked for the camera: release it at once.
+    stream.getTracks().forEach((track) => track.stop());
+    return;
+  }
+  clearNotice(notices, 'camera');
+  for (const track of stream.getVideoTracks()) {
+    track.addEventListener('ended', () => {
+      if (state.stream !== stream) return;
+      stop();
+      notify(notices, 'error', 'The camera stopped (unplugged, or taken by another program). Press Start to try again, or play the sample clip.', 'camera');
+    });
+  }
+  await play({ stream, generation });
 }
 
-async function play({ stream = null, url = null }) {
-  stop();
+async function play({ stream = null, url = null, generation = ++state.generation }) {
+  stopPlayback();
   state.stream = stream;
   still.hidden = true;
   video.hidden = false;
   $('placeholder').hidden = true;
   video.srcObject = stream;
   if (url) { video.src = url; video.loop = true; } else { video.removeAttribute('src'); }
-  await video.play();
+  try {
+    await video.play();
+  } catch (error) {
+    if (generation !== state.generation) return; // replaced or stopped while starting
+    throw error;
+  }
+  if (generation !== state.generation) return;
   $('stop').disabled = false;
-  runLoop();
+  runLoop(generation);
 }
 
-function stop() {
+function stopPlayback() {
   state.running = false;
-  state.generation += 1;
   state.stream?.getTracks().forEach((track) => track.stop());
   state.stream = null;
   video.pause();
   video.srcObject = null;
+}
+
+/** Stop is final: it ends the loop, releases the camera, and cancels a start still under way. */
+function stop() {
+  state.generation += 1;
+  stopPlayback();
   $('stop').disabled = true;
 }
 
-function nextVideoFrame() {
-  return new Promise((resolve) => {
-    if ('requestVideoFrameCallback' in video) video.requestVideoFrameCallback(() => resolve());
-    else requestAnimationFrame(() => resolve());
-  });
+// Count the frames the video presents, so the loop knows whether a new one has arrived.
+function watchFrames() {
+  if (!('requestVideoFrameCallback' in video)) return;
+  const tick = (_now, metadata) => {
+    state.presented = metadata.presentedFrames;
+    frameWaiters.splice(0).forEach((resolve) => resolve());
+    video.requestVideoFrameCallback(tick);
+  };
+  video.requestVideoFrameCallback(tick);
+}
+const frameWaiters = [];
+watchFrames();
+
+function nextFrame() {
+  if (!('requestVideoFrameCallback' in video)) return new Promise((resolve) => requestAnimationFrame(() => resolve()));
+  return new Promise((resolve) => frameWaiters.push(resolve));
 }
 
-async function runLoop() {
-  const generation = state.generation;
+async function runLoop(generation) {
   state.running = true;
   state.frameTimes = [];
   while (state.running && generation === state.generation) {
-    if (video.readyState >= 2) {
-      const ok = await detectOnce(video);
-      if (!ok) break;
+    if (video.readyState < 2) {
+      await nextFrame();
+      continue;
     }
-    await nextVideoFrame();
+    const taken = state.presented;
+    const ok = await processOnce(video, generation);
+    if (!ok) break;
+    // Only wait when the camera has nothing new since the frame just processed.
+    if (state.presented === taken && state.running && generation === state.generation) await nextFrame();
   }
 }
 
-async function detectOnce(source) {
+async function processOnce(source, generation = state.generation) {
+  const { info, task } = current();
+  if (!task) return false;
   try {
-    const result = await inpage.detect(source, options());
+    const result = await inpage.call(task.method, source, options());
+    if (generation !== state.generation) return false;
     const drawStart = performance.now();
     const width = source.videoWidth || source.naturalWidth;
     const height = source.videoHeight || source.naturalHeight;
-    drawDetections(overlay, width, height, result.detections);
+    task.draw(result, width, height, source);
     result.timings.draw_ms = performance.now() - drawStart;
-    showReadout(result);
+    result.task = info.task;
+    showReadout(result, task);
     state.last = result;
-    state.frames = (state.frames || 0) + 1;
+    state.frames += 1;
     clearNotice(notices, 'detect');
     return true;
   } catch (error) {
-    notify(notices, 'error', `Detection stopped: ${error.message}`, 'detect');
+    if (generation !== state.generation) return false;
+    notify(notices, 'error', `${info.task === 'detect' ? 'Detection' : 'Processing'} stopped: ${error.message}`, 'detect');
     state.running = false;
     return false;
   }
 }
 
-function showReadout(result) {
+function showReadout(result, task) {
   const now = performance.now();
   state.frameTimes.push(now);
   while (state.frameTimes.length && now - state.frameTimes[0] > 2000) state.frameTimes.shift();
@@ -130,8 +211,8 @@ function showReadout(result) {
   state.fps = state.frameTimes.length > 1 && span > 0 ? (state.frameTimes.length - 1) / span : null;
   $('fps').textContent = state.fps == null ? '–' : state.fps.toFixed(1);
   for (const cell of document.querySelectorAll('#readout [data-t]')) cell.textContent = ms(result.timings[cell.dataset.t]);
-  $('backend').textContent = result.backend.toUpperCase();
-  $('count').textContent = String(result.detections.length);
+  $('backend').textContent = `${result.backend.toUpperCase()}${result.variant && result.variant !== 'base' ? ` · ${result.variant}` : ''}`;
+  $('count').textContent = String(task.count(result));
   reportBackend(notices, result);
 }
 
@@ -153,28 +234,38 @@ async function openFile(file) {
     return;
   }
   state.frameTimes = [];
-  await detectOnce(still);
+  await processOnce(still);
 }
 
-$('start').addEventListener('click', startCamera);
+/** Apply the chosen model: its own threshold and controls, loaded ahead of the first frame. */
+async function useModel() {
+  const { info } = current();
+  if (!info) return;
+  $('effect-label').hidden = info.task !== 'segment';
+  const defaults = { detect: info.scoreThreshold ?? 0.35, pose: 0.3, segment: 0.5 };
+  threshold.value = defaults[info.task];
+  $('threshold-value').textContent = Number(threshold.value).toFixed(2);
+  $('threshold-label').firstChild.textContent = { detect: 'Score threshold ', pose: 'Keypoint threshold ', segment: 'Mask threshold ' }[info.task];
+  if (!still.hidden) processOnce(still);
+  try {
+    reportBackend(notices, await inpage.loadModel(info.name));
+    clearNotice(notices, 'model');
+  } catch (error) {
+    notify(notices, 'error', `${info.name} could not be loaded: ${error.message}`, 'model');
+  }
+}
+
+$('start').addEventListener('click', () => startCamera());
 $('stop').addEventListener('click', stop);
 $('sample').addEventListener('click', () => play({ url: 'samples/sample-clip.webm' }).catch((error) => notify(notices, 'error', `The sample clip could not play: ${error.message}`, 'detect')));
 $('file').addEventListener('change', (event) => { const [file] = event.target.files; if (file) openFile(file); });
-$('model').addEventListener('change', async () => {
-  // Each model has its own sensible threshold (faces need a higher one than COCO objects).
-  const info = (await inpage.models()).find((m) => m.name === $('model').value);
-  if (info?.scoreThreshold != null) {
-    threshold.value = info.scoreThreshold;
-    $('threshold-value').textContent = Number(threshold.value).toFixed(2);
-  }
-  if (!still.hidden) detectOnce(still);
-});
-threshold.addEventListener('change', () => { if (!still.hidden) detectOnce(still); });
+modelSelect.addEventListener('change', useModel);
+threshold.addEventListener('change', () => { if (!still.hidden) processOnce(still); });
+$('effect').addEventListener('change', () => { if (!still.hidden) processOnce(still); });
 
+// The model list comes from the manifest at once; the chosen model loads when Python is up.
+const listed = fillModelSelect(modelSelect, Object.keys(TASKS), notices).then((found) => { models = found; });
 inpage.ready.then(
-  () => inpage.loadModel($('model').value).then(
-    (info) => reportBackend(notices, info),
-    (error) => notify(notices, 'error', `The detector could not be loaded: ${error.message}`, 'model'),
-  ),
+  () => listed.then(useModel),
   (error) => notify(notices, 'error', `inpage could not start: ${error.message}`, 'startup'),
 );

@@ -17,9 +17,39 @@ from functools import lru_cache
 
 import numpy as np
 
-from .postprocess import sigmoid
+from ..errors import InferenceError
+from ..postprocess import sigmoid
+from . import Candidates, Head, register_head, static_dims
 
 KEYPOINT_NAMES = ("right_eye", "left_eye", "nose_tip", "mouth_center", "right_ear_tragion", "left_ear_tragion")
+
+
+@register_head
+class BlazeFace(Head):
+    name = "blazeface"
+    keypoint_names = KEYPOINT_NAMES
+    suggested_image = {"resize": "letterbox", "channel_order": "RGB", "pad_value": 0,
+                       "normalize": {"mean": [127.5, 127.5, 127.5], "std": [127.5, 127.5, 127.5], "units": "0-255"}}
+
+    @classmethod
+    def check(cls, spec):
+        if spec.image and spec.image.width != spec.image.height:
+            return [f"head blazeface needs a square input, not {spec.image.width}x{spec.image.height}"]
+        return []
+
+    @classmethod
+    def matches(cls, spec):
+        shapes = [static_dims(o.shape) for o in spec.outputs]
+        anchors_scored = sum(s[0] for s in shapes if s and len(s) == 2 and s[1] == 1)
+        anchors_regressed = sum(s[0] for s in shapes if s and len(s) == 2 and s[1] == 16)
+        return anchors_scored == anchors_regressed == 896
+
+    def num_classes(self):
+        return 1
+
+    def decode(self, outputs, score_threshold):
+        boxes, scores, keypoints = decode(outputs, self.input_width, score_threshold)
+        return Candidates(boxes, scores, np.zeros(scores.shape[0], dtype=np.int64), keypoints)
 
 
 @lru_cache(maxsize=4)
@@ -48,7 +78,7 @@ def decode(
     logits, regressors = _gather(outputs)
     anchors = anchor_centers(input_size)
     if logits.shape[0] != anchors.shape[0]:
-        raise ValueError(f"BlazeFace gave {logits.shape[0]} anchors, the anchor layout has {anchors.shape[0]}")
+        raise InferenceError(f"BlazeFace gave {logits.shape[0]} anchors, the anchor layout has {anchors.shape[0]}")
     scores = sigmoid(logits)
     keep = np.nonzero(scores > score_threshold)[0]
     raw = regressors[keep]
@@ -74,5 +104,5 @@ def _gather(outputs: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
             regressor_parts.append(rows)
     if not score_parts or not regressor_parts:
         shapes = [list(a.shape) for a in outputs.values()]
-        raise ValueError(f"BlazeFace outputs not recognised; expected [..,1] scores and [..,16] regressors, got {shapes}")
+        raise InferenceError(f"BlazeFace outputs not recognised; expected [..,1] scores and [..,16] regressors, got {shapes}")
     return np.concatenate(score_parts), np.concatenate(regressor_parts)

@@ -1,0 +1,58 @@
+"""Which side of the boundary we are on, the page (Pyodide + onnxruntime-web) or CPython (onnxruntime),
+chosen on first use, not at import, so ``import inpage`` works anywhere.
+
+Every other module asks this one for bytes, sessions and the default manifest, so none of them
+needs to know where it runs. Both sides give a session the same interface: ``inputs`` and
+``outputs`` (:class:`~inpage.manifest.TensorSpec`), ``backend``, ``fallback_reason``,
+``async run(feeds) -> outputs`` and ``close()``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+
+from .errors import ModelIntegrityError
+
+IN_BROWSER = sys.platform == "emscripten"
+
+
+def _side():
+    if IN_BROWSER:
+        from . import _web as side
+    else:
+        from . import _native as side  # type: ignore[no-redef]
+    return side
+
+
+async def read_bytes(location: str) -> bytes:
+    """The bytes of a file path or URL (CPython), or of a URL (page)."""
+    return await _side().read_bytes(location)
+
+
+async def load_session(location: str, sha256: str, file_name: str, provider: str, threads: int | None):
+    """Fetch a model, check its sha256, and create a session for it on ``provider``."""
+    return await _side().load_session(location, sha256, file_name, provider, threads)
+
+
+def check_provider(provider: str | None) -> str:
+    """``provider`` if this side knows it (None: the side's default), else an InvalidArgumentError."""
+    return _side().check_provider(provider)
+
+
+def default_manifest_location() -> str | None:
+    return _side().default_manifest_location()
+
+
+def verify_sha256(data: bytes, expected: str, file_name: str) -> None:
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != expected:
+        raise ModelIntegrityError(integrity_message(file_name, digest, expected))
+
+
+def integrity_message(file_name: str, digest: str, expected: str) -> str:
+    # The page's JavaScript says the same, in the same words (web/js/assets.js).
+    return (
+        f"{file_name}: sha256 is {digest}, but the manifest expects {expected}; the file was changed or damaged "
+        "after the manifest was written (restore it, or run `inpage add` again)"
+    )

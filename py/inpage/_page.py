@@ -1,0 +1,159 @@
+"""The entry points the page's worker calls (``web/js/worker.js``): load a model once, run a task on a
+source from the page, and turn the result, or any failure, into a plain JavaScript object.
+
+Nothing here imports ``js``: JavaScript values are read through :mod:`inpage._web`. Every call
+returns either a payload or ``{error: {name, message}}`` with a one-line message, so no Python
+traceback ever reaches the page.
+
+Sources arrive as ``{kind, ...}`` objects made by the worker's JavaScript:
+
+* ``{kind: "encoded", bytes}`` - an encoded image (URL, Blob or File), decoded by Pillow as on CPython;
+* ``{kind: "rgba", data, width, height}`` - pixels from ImageData, a canvas, an image element,
+  an ImageBitmap or a video frame;
+* ``{kind: "rows", rows}`` - tabular rows; ``{kind: "feeds", feeds: {name: {data, dims, type}}}``
+  - named tensors for ``run``; ``{kind: "batch", items: [...]}`` - several of the above.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from . import _web
+from .errors import InferenceError, InpageError, InvalidArgumentError, one_line
+from .model import Model, load_model
+from .tasks import task_for_method
+
+# Loads shared by every caller: the first call for a (model, provider, variant) starts the load,
+# later calls, concurrent or not, await the same one. A failed load is forgotten, so a retry can work.
+_loads: dict[tuple[str, str, str | None], asyncio.Task] = {}
+
+# JavaScript option names -> Python ones.
+_OPTION_NAMES = {"topK": "top_k", "scoreThreshold": "score_threshold", "iouThreshold": "iou_threshold", "maxDetections": "max_detections"}
+
+
+def _error(exc: BaseException) -> dict:
+    if isinstance(exc, InpageError):
+        return {"error": {"name": type(exc).__name__, "message": str(exc)}}
+    if isinstance(exc, MemoryError):
+        return {"error": {"name": "InferenceError", "message": "ran out of memory; use a smaller image or batch, or reload the page"}}
+    return {"error": {"name": "InternalError", "message": f"inpage failed unexpectedly ({type(exc).__name__}: {one_line(exc)}); please report this"}}
+
+
+async def _model(name: str, provider: str, variant: str | None) -> Model:
+    key = (name, provider, variant)
+    task = _loads.get(key)
+    if task is None:
+        task = _loads[key] = asyncio.ensure_future(_load(name, provider, variant))
+    try:
+        return await asyncio.shield(task)
+    except BaseException:
+        if _loads.get(key) is task and task.done():
+            del _loads[key]
+        raise
+
+
+async def _load(name: str, provider: str, variant: str | None) -> Model:
+    model = await load_model(name, provider=provider, variant=variant)
+    # One run on zeros: a session's first run pays for kernel set-up (and, under WebGPU, shader
+    # compiles). Paying it now, while the user is still choosing an image or starting the
+    # camera, makes the first real result come sooner.
+    await model.run({spec.name: _zeros(spec) for spec in model.spec.inputs})
+    return model
+
+
+def _zeros(spec):
+    import numpy as np
+
+    from .tasks.run import NUMPY_TYPES
+
+    shape = tuple(d if isinstance(d, int) else 1 for d in (spec.shape or (1,)))
+    if spec.dtype == "string":
+        return np.full(shape, "", dtype=object)
+    return np.zeros(shape, dtype=NUMPY_TYPES[spec.dtype])
+
+
+def _info(model: Model) -> dict:
+    spec = model.spec
+    return {
+        "name": spec.name,
+        "task": spec.task,
+        "method": model.task.method,
+        "backend": model.backend,
+        "fallbackReason": model.fallback_reason,
+        "variant": model.variant,
+        "inputSize": list(spec.image.size) if spec.image else None,
+        "inputs": [t.as_json() for t in spec.inputs],
+        "outputs": [t.as_json() for t in spec.outputs],
+    }
+
+
+async def load(name: str, provider: str, variant=None):
+    """Load a model (once, however many callers ask at the same time); resolves to its description."""
+    try:
+        return _web.to_js_payload(_info(await _model(str(name), str(provider), None if variant is None else str(variant))))
+    except BaseException as exc:  # noqa: BLE001 - every failure goes back as one line
+        return _web.to_js_payload(_error(exc))
+
+
+def _sample(source) -> Any:
+    kind = str(source.kind)
+    if kind == "encoded":
+        return _web.js_bytes(source.bytes)
+    if kind == "rgba":
+        return _web.RgbaPixels(source.data, int(source.width), int(source.height))
+    if kind == "rows":
+        return _web.js_to_array(source.rows)
+    if kind == "feeds":
+        feeds = source.feeds
+        return {str(key): _web.js_to_array(getattr(feeds, key)) for key in feeds.object_keys()}
+    if kind == "batch":
+        return [_sample(item) for item in source.items]
+    raise InvalidArgumentError(f"unknown source kind {kind!r}")
+
+
+def _options(options) -> dict[str, Any]:
+    if options is None:
+        return {}
+    given = options.to_py() if hasattr(options, "to_py") else dict(options)
+    return {_OPTION_NAMES.get(key, key): value for key, value in given.items() if value is not None}
+
+
+async def call(method: str, name: str, provider: str, variant, source, options):
+    """Run ``method`` (``classify``, ``detect``, ``predict``, ``run``, ...) of model ``name`` on ``source``."""
+    try:
+        method = str(method)
+        model = await _model(str(name), str(provider), None if variant is None else str(variant))
+        sample = _sample(source)
+        kwargs = _options(options)
+        if method == "run":
+            task = model._run_task
+            result = await model.run(sample)
+        else:
+            if task_for_method(method) is None:
+                raise InvalidArgumentError(f"unknown method {method!r}")
+            task = model.task
+            result = await getattr(model, method)(sample, **kwargs)
+        # A batch from the page (several images) gives one payload per item.
+        payload = {"batch": [task.payload(r) for r in result]} if str(source.kind) == "batch" else task.payload(result)
+        payload.update(
+            timings=model.last_timings.as_dict() if model.last_timings else {},
+            backend=model.backend,
+            fallbackReason=model.fallback_reason,
+            variant=model.variant,
+            model=model.spec.name,
+        )
+        try:
+            return _web.to_js_payload(payload)
+        except ValueError:
+            raise InferenceError(f"model {model.spec.name!r} produced NaN or infinite scores; its outputs are not usable") from None
+    except BaseException as exc:  # noqa: BLE001 - every failure goes back as one line
+        return _web.to_js_payload(_error(exc))
+
+
+def release(name: str) -> None:
+    """Close every session of model ``name`` now (any provider or variant)."""
+    for key in [k for k in _loads if k[0] == str(name)]:
+        task = _loads.pop(key)
+        if task.done() and not task.cancelled() and task.exception() is None:
+            task.result().close()

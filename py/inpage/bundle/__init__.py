@@ -1,0 +1,177 @@
+"""Build inpage's self-contained static site: pages, runtimes, wheels and models in one folder.
+
+    inpage build [--out dist]            (or, in a checkout, python build/build_site.py)
+
+The output loads nothing from outside its own origin:
+
+    index.html, classify.html, models.html, js/, style.css, samples/, sw.js   the pages (from web/)
+    ort/        the onnxruntime-web bundles and WebAssembly the pages load, and no others
+    pyodide/    the Pyodide core; numpy and Pillow wheels; inpage's page wheel and the wheels of the
+                project's own Python modules; a lock file trimmed to those
+    models/     the .onnx files (and their variants), label files and manifest.json
+    assets.json every file with its sha256, and .br/.gz copies of the large ones
+
+The models are the project's (``models/manifest.json`` in the current folder, or ``--project``),
+else inpage's demo models. Every file taken from elsewhere is checked against an expected sha256
+before it is written, and every manifest entry against its ONNX file; a problem stops the build
+with one line per problem. Each step compares its inputs with what the output already holds, so a
+second run with nothing changed copies nothing, and a step whose output has gone is redone.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+from .. import resources
+from ..errors import BuildError
+from .assets import build_assets
+from .files import install
+from .runtime import build_runtime, npm_package, runtime_complete
+from .validate import CheckedManifest, ManifestProblems, check_manifest, manifest_files
+from .wheels import build_python, user_module_entries
+
+STEPS = ("web", "runtime", "python", "models")
+STATE_DIR = ".inpage"
+
+__all__ = ["BuildError", "ManifestProblems", "STEPS", "build_site", "models_dir_for"]
+
+
+def models_dir_for(project: Path | None) -> Path:
+    """The models folder a build uses: the project's ``models/``, else the demo models."""
+    if project is not None:
+        return project / "models"
+    manifest = resources.project_manifest()
+    return manifest.parent if manifest else resources.demo_models_dir()
+
+
+class Log:
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.changed = 0
+
+    def step(self, name: str, changed: int) -> None:
+        self.changed += changed
+        if not self.quiet:
+            print(f"  {name:<8} {changed} file(s) updated", flush=True)
+
+    def warn(self, message: str) -> None:
+        print(f"  warning: {message}", flush=True)
+
+
+def _state(out: Path, name: str) -> Path:
+    return out / STATE_DIR / name
+
+
+def build_web(out: Path) -> int:
+    web = resources.web_dir()
+    wanted = {p.relative_to(web).as_posix() for p in web.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+    changed = sum(install(web / rel, out / rel) for rel in sorted(wanted))
+    # Remove pages and assets deleted from web/ since the last build (and only those).
+    record = _state(out, "web-files")
+    previous = set(record.read_text().split("\n")) - {""} if record.exists() else set()
+    for stale in sorted(previous - wanted):
+        (out / stale).unlink(missing_ok=True)
+        changed += 1
+    record.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text("\n".join(sorted(wanted)))
+    return changed
+
+
+def build_models(out: Path, checked: CheckedManifest) -> int:
+    models_dir = checked.path.parent
+    files = manifest_files(checked)
+    changed = sum(install(models_dir / rel, out / "models" / rel) for rel in files)
+    changed += install(checked.path, out / "models" / "manifest.json")
+    # What `inpage inspect` says of each model, for the models page.
+    inspect = out / "models" / "inspect.json"
+    text = json.dumps(checked.reports, indent=1, sort_keys=True) + "\n"
+    if not inspect.exists() or inspect.read_text() != text:
+        inspect.write_text(text)
+        changed += 1
+    record = _state(out, "model-files")
+    previous = set(record.read_text().split("\n")) - {""} if record.exists() else set()
+    for stale in sorted(previous - set(files)):
+        (out / "models" / stale).unlink(missing_ok=True)
+        changed += 1
+    record.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text("\n".join(files))
+    return changed
+
+
+def incomplete_steps(out: Path) -> tuple[str, ...]:
+    """Steps whose output is missing (a deleted site folder, say), to be redone whatever changed."""
+    missing = []
+    if not (out / "index.html").exists() or not _state(out, "web-files").exists():
+        missing.append("web")
+    if not runtime_complete(out):
+        missing.append("runtime")
+    if not (out / "pyodide" / "pyodide-lock.json").exists() or not list((out / "pyodide").glob("inpage-*.whl")):
+        missing.append("python")
+    if not (out / "models" / "manifest.json").exists():
+        missing.append("models")
+    return tuple(missing)
+
+
+def build_site(out: Path, project: Path | None = None, steps: tuple[str, ...] = STEPS, quiet: bool = False) -> int:
+    """Run ``steps`` (and any step whose output is missing) into ``out``. Returns how many files changed."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    steps = tuple(step for step in STEPS if step in steps or step in incomplete_steps(out))
+    log = Log(quiet)
+    models_dir = models_dir_for(project)
+    # The manifest is checked first: its problems are the ones a user is most likely to meet.
+    checked = check_manifest(models_dir / "manifest.json")
+    for warning in checked.warnings:
+        log.warn(warning)
+    if "web" in steps:
+        log.step("web", build_web(out))
+    if "runtime" in steps:
+        log.step("runtime", build_runtime(out))
+    packages_file = _state(out, "packages.json")
+    if "python" in steps:
+        changed, packages = build_python(out, user_module_entries(checked.entries, models_dir), npm_package("pyodide") / "pyodide-lock.json")
+        packages_file.parent.mkdir(parents=True, exist_ok=True)
+        packages_file.write_text(json.dumps(packages))
+        log.step("python", changed)
+    if "models" in steps:
+        log.step("models", build_models(out, checked))
+    packages = json.loads(packages_file.read_text()) if packages_file.exists() else ["inpage"]
+    log.step("assets", build_assets(out, packages))
+    return log.changed
+
+
+def clean(out: Path) -> None:
+    shutil.rmtree(out, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python build/build_site.py`` in a checkout: the same build as ``inpage build``."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(description="Build inpage's self-contained static site.")
+    parser.add_argument("--out", type=Path, default=Path("dist"), help="output folder (default: dist/)")
+    parser.add_argument("--project", type=Path, default=None, help="project folder with models/manifest.json (default: the current folder, else the demo models)")
+    parser.add_argument("--only", default=",".join(STEPS), help=f"comma-separated steps out of {','.join(STEPS)}")
+    parser.add_argument("--quiet", action="store_true")
+    args = parser.parse_args(argv)
+    steps = tuple(s for s in args.only.split(",") if s)
+    unknown = set(steps) - set(STEPS)
+    if unknown:
+        parser.error(f"unknown step(s): {', '.join(sorted(unknown))}")
+    started = time.perf_counter()
+    try:
+        changed = build_site(args.out, args.project, steps, args.quiet)
+    except ManifestProblems as exc:
+        for problem in exc.problems:
+            print(f"build failed: {problem}", file=sys.stderr)
+        return 1
+    except BuildError as exc:
+        print(f"build failed: {exc}", file=sys.stderr)
+        return 1
+    if not args.quiet:
+        print(f"built {args.out} in {time.perf_counter() - started:.1f} s ({changed} file(s) updated)")
+    return 0

@@ -1,0 +1,548 @@
+"""A user's project folder: ``inpage add`` inspects an ONNX file, fixes what onnxruntime-web cannot run,
+copies it into ``models/`` and writes its manifest entry; ``inpage inspect`` shows the same findings
+without writing anything. CPython only.
+
+What ``add`` works out from the file itself:
+
+* inputs and outputs, with dtypes and dynamic dimensions; opsets; metadata (ultralytics exports
+  carry ``names``, ``imgsz``, ``task`` and ``stride``);
+* the task: an ``ai.onnx.ml`` graph is tabular; a known detector head (NanoDet, BlazeFace, YOLO) is
+  a detector; an image input with one ``[N, C]`` output is a classifier; ``[1, 1, K, 3]`` keypoints
+  are a pose; otherwise it asks for ``--task``, listing the choices;
+* the image recipe: layout and size from the input, normalisation from the head or the metadata
+  (or ImageNet's, said plainly, for a classifier that says nothing);
+* whether scores are already probabilities (the graph ends in Softmax or Sigmoid).
+
+What it fixes, and says so: skl2onnx's ZipMap output becomes a plain probability tensor; weights
+in external files are folded into the one file onnxruntime-web loads. It warns about ops that
+onnxruntime-web's WASM build lacks.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import InpageError, ProjectError
+from .heads import get_head, guess_head
+from .manifest import ModelSpec, dump_manifest, graph_problems, parse_entry, read_manifest
+from .onnxinfo import SINGLE_FILE_LIMIT, GraphInfo, inspect_model, load
+from .tasks import task_names
+
+IMAGENET = {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225], "units": "0-1"}
+
+
+@dataclass
+class Plan:
+    """What ``inpage add`` will write for a model: the entry, and notes for the user."""
+
+    entry: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+    labels_text: str | None = None  # a labels file to write beside the model
+    fixes: list[str] = field(default_factory=list)  # rewrites the model file needs: "zipmap", "external"
+
+
+@dataclass
+class AddResult:
+    name: str
+    task: str
+    manifest: Path
+    notes: list[str]
+
+
+# ---- reading metadata --------------------------------------------------------------------------
+
+
+def _literal(text: str) -> Any:
+    """A metadata value: JSON, or a Python literal (ultralytics writes ``names`` as a dict literal)."""
+    for parse in (json.loads, ast.literal_eval):
+        try:
+            return parse(text)
+        except (ValueError, SyntaxError, TypeError):
+            continue
+    return text
+
+
+def _metadata(info: GraphInfo) -> dict[str, Any]:
+    return {key: _literal(value) for key, value in info.metadata.items()}
+
+
+def _names(value: Any) -> list[str] | None:
+    if isinstance(value, dict):
+        try:
+            return [str(value[k]) for k in sorted(value, key=lambda k: int(k))]
+        except (TypeError, ValueError):
+            return None
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    return None
+
+
+# ---- working out the entry ----------------------------------------------------------------------
+
+
+def _image_input(info: GraphInfo):
+    """The one image-like input (4-D, 1 or 3 channels) and its layout, or (None, None)."""
+    for tensor in info.inputs:
+        shape = tensor.shape
+        if shape is None or len(shape) != 4 or tensor.dtype not in ("float32", "float16", "uint8", "int32"):
+            continue
+        if shape[1] in (1, 3):
+            return tensor, "NCHW"
+        if shape[3] in (1, 3):
+            return tensor, "NHWC"
+    return None, None
+
+
+def _size(tensor, layout: str, metadata: dict, size: tuple[int, int] | None) -> tuple[int, int] | None:
+    h, w = (tensor.shape[2], tensor.shape[3]) if layout == "NCHW" else (tensor.shape[1], tensor.shape[2])
+    if isinstance(h, int) and isinstance(w, int) and h > 0 and w > 0:
+        return None  # static: the manifest reads it from the shape
+    if size:
+        return size
+    imgsz = metadata.get("imgsz")
+    if isinstance(imgsz, list) and len(imgsz) == 2:
+        return int(imgsz[1]), int(imgsz[0])
+    if isinstance(imgsz, int):
+        return imgsz, imgsz
+    raise ProjectError(f"{tensor.name}'s height and width are dynamic ({h}, {w}); give the size to feed it with --size WIDTHxHEIGHT")
+
+
+def _scores_output(info: GraphInfo, output: str | None) -> str:
+    names = [o.name for o in info.outputs]
+    if output:
+        if output not in names:
+            raise ProjectError(f"--output {output!r} is not an output of the model; it has: {', '.join(names)}")
+        return output
+    candidates = [o for o in info.outputs if o.shape and len(o.shape) == 2 or (o.shape and len(o.shape) == 4 and o.shape[2:] == (1, 1))]
+    if len(info.outputs) == 1:
+        return info.outputs[0].name
+    if len(candidates) == 1:
+        return candidates[0].name
+    raise ProjectError(f"the model has {len(names)} outputs ({', '.join(names)}); say which holds the scores with --output NAME")
+
+
+def _guess_task(info: GraphInfo, metadata: dict) -> str | None:
+    if info.is_ml_graph:
+        return "tabular"
+    task = metadata.get("task")
+    if task in ("detect", "classify", "segment", "pose"):
+        return {"detect": "detect", "classify": "classify"}.get(task)  # ultralytics pose/segment heads are not read yet
+    tensor, _layout = _image_input(info)
+    if tensor is None:
+        if len(info.inputs) == 1 and info.inputs[0].shape and len(info.inputs[0].shape) == 2:
+            return "tabular"
+        return None
+    probe = ModelSpec(name="probe", task="detect", file="", sha256="0" * 64, inputs=tuple(info.inputs), outputs=tuple(info.outputs),
+                      entry={"metadata": metadata})
+    if guess_head(probe):
+        return "detect"
+    if len(info.outputs) == 1:
+        shape = info.outputs[0].shape or ()
+        if len(shape) == 4 and shape[-1] == 3 and shape[1] == 1 and isinstance(shape[2], int) and shape[2] > 1:
+            return "pose"
+        if len(shape) == 2 or (len(shape) == 4 and shape[2:] == (1, 1)):
+            return "classify"
+        if _is_mask(shape, tensor.shape):
+            return "segment"
+    return None
+
+
+def _is_mask(shape, input_shape) -> bool:
+    """A [1, H, W, C] or [1, C, H, W] output at the input's size (or a power-of-two fraction of it), C small."""
+    if len(shape) != 4 or not all(isinstance(d, int) for d in shape) or not all(isinstance(d, int) for d in input_shape):
+        return False
+    spatial = {d for d in input_shape[1:] if d > 4}
+    for h, w, c in ((shape[1], shape[2], shape[3]), (shape[2], shape[3], shape[1])):
+        if c <= 32 and any(h * f in spatial and w * f in spatial for f in (1, 2, 4, 8)):
+            return True
+    return False
+
+
+def plan_entry(
+    path: Path,
+    info: GraphInfo,
+    *,
+    name: str | None = None,
+    task: str | None = None,
+    labels: Path | None = None,
+    output: str | None = None,
+    size: tuple[int, int] | None = None,
+    normalize: dict | None = None,
+    resize: str | None = None,
+    channel_order: str | None = None,
+) -> Plan:
+    """The manifest entry ``inpage add`` would write for the model at ``path`` (not yet hashed or copied)."""
+    notes: list[str] = []
+    fixes: list[str] = []
+    metadata = _metadata(info)
+    name = name or path.stem
+    entry: dict[str, Any] = {"name": name}
+
+    if info.external_data:
+        fixes.append("external")
+    if info.zipmap_outputs:
+        fixes.append("zipmap")
+    inferred = _guess_task(info, metadata)
+    if task is None:
+        if inferred is None:
+            shapes = "; ".join(t.describe() for t in info.inputs) + " -> " + "; ".join(t.describe() for t in info.outputs)
+            raise ProjectError(f"cannot tell what {path.name} does ({shapes}); pass --task with one of: {', '.join(task_names())}")
+        task = inferred
+        notes.append(f"task: {task} (inferred{' from the metadata' if metadata.get('task') else ''}; override with --task)")
+    elif task not in task_names():
+        raise ProjectError(f"--task must be one of {', '.join(task_names())}, not {task!r}")
+    entry["task"] = task
+    entry["description"] = str(metadata.get("description") or f"{path.name}, added with inpage add")
+    entry["file"] = path.name
+    entry["sha256"] = ""
+    outputs = [o.as_json() for o in info.outputs]
+    for out in outputs:
+        if out["name"] in info.zipmap_outputs:
+            out.update(dtype="float32", shape=[(info.inputs[0].shape or ["N"])[0] or "N", len(info.zipmap_labels or []) or None])
+    entry["inputs"] = [t.as_json() for t in info.inputs]
+    entry["outputs"] = outputs
+
+    label_list = _names(metadata.get("names"))
+    if labels is not None:
+        if not labels.is_file():
+            raise ProjectError(f"--labels {labels} does not exist")
+        label_list = [line.strip() for line in labels.read_text(encoding="utf-8").splitlines() if line.strip()]
+        if not label_list:
+            raise ProjectError(f"--labels {labels} is empty")
+    elif info.zipmap_labels is not None and task == "tabular":
+        label_list = [str(label) for label in info.zipmap_labels]
+        notes.append(f"labels: {len(label_list)} classes from the model's ZipMap")
+    elif label_list:
+        notes.append(f"labels: {len(label_list)} names from the model's metadata")
+
+    if task == "tabular":
+        label_output = next((o.name for o in info.outputs if o.dtype in ("int64", "string") and o.name not in info.zipmap_outputs), None)
+        probability_output = next((o.name for o in info.outputs if o.name in info.zipmap_outputs), None) or next(
+            (o.name for o in info.outputs if o.dtype == "float32" and o.shape and len(o.shape) == 2 and o.name != label_output), None
+        )
+        head = {}
+        if label_output:
+            head["label_output"] = label_output
+        if probability_output and label_output:
+            head["probability_output"] = probability_output
+        entry["head"] = head
+        if label_list:
+            entry["labels"] = label_list
+        if not probability_output or not label_output:
+            notes.append("no class probabilities found: predictions read as a regressor's values")
+        return Plan(entry, notes, None, fixes)
+
+    if task == "run":
+        return Plan(entry, notes, "\n".join(label_list) + "\n" if label_list else None, fixes)
+
+    tensor, layout = _image_input(info)
+    if tensor is None:
+        raise ProjectError(f"a {task} model needs an image input [1, 3, H, W] or [1, H, W, 3]; this one has {', '.join(t.describe() for t in info.inputs)}; use --task run")
+    image: dict[str, Any] = {"input": tensor.name, "layout": layout}
+    explicit_size = _size(tensor, layout, metadata, size)
+    if explicit_size:
+        image["size"] = list(explicit_size)
+
+    head_name = None
+    if task == "detect":
+        probe = ModelSpec(name=name, task="detect", file="", sha256="0" * 64, inputs=tuple(info.inputs), outputs=tuple(info.outputs),
+                          labels=tuple(label_list) if label_list else None, entry={"metadata": metadata})
+        head_name = guess_head(probe)
+        if head_name is None:
+            shapes = ", ".join(o.describe() for o in info.outputs)
+            raise ProjectError(f"no detector head inpage knows (nanodet_gfl, blazeface, yolo) matches the outputs {shapes}; write a postprocess with --python, or use --task run")
+        entry["head"] = {"type": head_name, **get_head(head_name).suggest(probe)}
+        if head_name == "yolo":
+            entry["options"] = {"score_threshold": 0.25, "iou_threshold": 0.7}
+        notes.append(f"head: {head_name} (matched by output shapes)")
+        suggested = dict(get_head(head_name).suggested_image)
+    elif task == "classify":
+        score_output = _scores_output(info, output)
+        if score_output != info.outputs[0].name or len(info.outputs) > 1:
+            entry["output"] = score_output
+        final = info.final_ops.get(score_output)
+        if final in ("Softmax", "Sigmoid", "LogSoftmax"):
+            entry["activation"] = "none" if final != "LogSoftmax" else "softmax"
+            notes.append(f"the graph ends in {final}: scores are read {'as probabilities, not squashed again' if final != 'LogSoftmax' else 'through softmax (log-probabilities)'}")
+        h, w = explicit_size[::-1] if explicit_size else ((tensor.shape[2], tensor.shape[3]) if layout == "NCHW" else (tensor.shape[1], tensor.shape[2]))
+        suggested = {"resize": "shorter_side_center_crop", "resize_shorter_to": int(round(min(h, w) / 0.875)), "channel_order": "RGB", "normalize": dict(IMAGENET)}
+    elif task == "pose":
+        suggested = {"resize": "letterbox", "channel_order": "RGB", "pad_value": 0}
+        entry["output"] = _scores_output(info, output) if output else info.outputs[0].name
+    else:  # segment, or a task registered by the user
+        suggested = {"resize": "stretch", "channel_order": "RGB", "normalize": {"mean": [0, 0, 0], "std": [1, 1, 1], "units": "0-1"}}
+        if output:
+            entry["output"] = _scores_output(info, output)
+
+    if tensor.dtype in ("uint8", "int32"):
+        suggested.pop("normalize", None)
+        notes.append(f"{tensor.name} takes {tensor.dtype} pixels 0-255 as they are (no normalisation)")
+    elif normalize is None and "normalize" in suggested and task == "classify" and not metadata.get("mean"):
+        notes.append("normalisation: none recorded in the model, so ImageNet's (mean 0.485 0.456 0.406, std 0.229 0.224 0.225, 0-1 units) "
+                     "is assumed; pass --mean/--std/--units if the model was trained otherwise")
+    if normalize:
+        suggested["normalize"] = normalize
+    if resize:
+        suggested["resize"] = resize
+        if resize != "shorter_side_center_crop":
+            suggested.pop("resize_shorter_to", None)
+        elif "resize_shorter_to" not in suggested:
+            side = min(explicit_size) if explicit_size else min(d for d in tensor.shape[1:] if isinstance(d, int) and d > 3)
+            suggested["resize_shorter_to"] = int(round(side / 0.875))
+    if channel_order:
+        suggested["channel_order"] = channel_order
+    if tensor.shape[1 if layout == "NCHW" else 3] == 1:
+        suggested.pop("channel_order", None)
+        normalize_values = suggested.get("normalize")
+        if normalize_values and len(normalize_values.get("mean", [])) == 3 and normalize is None:
+            suggested["normalize"] = {"mean": [0], "std": [1], "units": normalize_values["units"]}
+            notes.append("grayscale input: the image is converted to luma (ITU-R 601-2), normalised as pixel / 255")
+    image.update(suggested)
+    entry["image"] = image
+    labels_text = None
+    if label_list:
+        labels_text = "\n".join(label_list) + "\n"
+        entry["labels"] = f"labels/{name}.txt"
+    return Plan(entry, notes, labels_text, fixes)
+
+
+# ---- fixing the file ---------------------------------------------------------------------------
+
+
+def fix_model(source: Path, target: Path, fixes: list[str]) -> list[str]:
+    """Write ``source`` to ``target`` with ``fixes`` applied ("external", "zipmap"); returns notes."""
+    import onnx
+    from onnx import helper
+
+    notes = []
+    model = load(source, load_external=True)
+    if "zipmap" in fixes:
+        graph = model.graph
+        for node in [n for n in graph.node if n.op_type == "ZipMap"]:
+            output_name = node.output[0]
+            graph.node.remove(node)
+            # The probabilities tensor that fed the ZipMap now leaves the graph under the same name.
+            graph.node.append(helper.make_node("Identity", [node.input[0]], [output_name], name=f"{output_name}_tensor"))
+            for i, value in enumerate(graph.output):
+                if value.name == output_name:
+                    graph.output.remove(value)
+                    classes = len(_zipmap_labels(node))
+                    graph.output.insert(i, helper.make_tensor_value_info(output_name, onnx.TensorProto.FLOAT, ["N", classes]))
+                    break
+            notes.append(f"output {output_name!r}: skl2onnx's ZipMap (a list of dicts, which onnxruntime-web cannot read) replaced by its probability tensor")
+    size = model.ByteSize()
+    if "external" in fixes:
+        if size > SINGLE_FILE_LIMIT:
+            raise ProjectError(
+                f"{source.name} with its external weights is {size / 1e9:.1f} GB; onnxruntime-web loads one file of at most "
+                f"{SINGLE_FILE_LIMIT / 1e9:.0f} GB, and a browser would need twice that in memory: make the model smaller (quantise it)"
+            )
+        notes.append(f"weights from external file(s) folded into {target.name} ({size / 1e6:.1f} MB), the one file the page loads")
+    for tensor in model.graph.initializer:
+        del tensor.external_data[:]
+        tensor.data_location = onnx.TensorProto.DEFAULT
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=target.parent, suffix=".onnx", delete=False) as scratch:
+        scratch_path = Path(scratch.name)
+    try:
+        onnx.save(model, str(scratch_path))
+        onnx.checker.check_model(str(scratch_path))
+        scratch_path.replace(target)
+    except Exception as exc:
+        scratch_path.unlink(missing_ok=True)
+        raise ProjectError(f"the fixed model does not pass onnx's checker: {' '.join(str(exc).split())[:300]}") from None
+    return notes
+
+
+def _zipmap_labels(node) -> list:
+    for attribute in node.attribute:
+        if attribute.name == "classlabels_int64s":
+            return list(attribute.ints)
+        if attribute.name == "classlabels_strings":
+            return list(attribute.strings)
+    return []
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _smoke_test(path: Path, spec: ModelSpec) -> list[str]:
+    """Load the model in native onnxruntime and check the entry against the session; problems, one line each."""
+    import onnxruntime as ort
+
+    from ._native import tensor_specs
+
+    try:
+        options = ort.SessionOptions()
+        options.log_severity_level = 3  # unused-initializer warnings are harmless noise
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime's own errors
+        raise ProjectError(f"onnxruntime cannot load {path.name}: {' '.join(str(exc).split())[:300]}") from None
+    return graph_problems(spec, tensor_specs(session.get_inputs()), tensor_specs(session.get_outputs()))
+
+
+def add_model(
+    model: Path,
+    folder: Path = Path("."),
+    *,
+    name: str | None = None,
+    task: str | None = None,
+    labels: Path | None = None,
+    output: str | None = None,
+    python: Path | None = None,
+    make_default: bool = False,
+    **image_options: Any,
+) -> AddResult:
+    """Add ``model`` to ``folder``'s ``models/manifest.json`` (created if missing), copying the file beside it."""
+    if not model.is_file():
+        raise ProjectError(f"no such file: {model}")
+    if model.stat().st_size == 0:
+        raise ProjectError(f"{model} is empty")
+    models_dir = folder / "models"
+    manifest_path = models_dir / "manifest.json"
+    entries: list[dict] = []
+    if manifest_path.exists():
+        try:
+            entries = read_manifest(manifest_path.read_text(encoding="utf-8"), str(manifest_path))
+        except InpageError as exc:
+            if "lists no models" not in str(exc):
+                raise ProjectError(f"cannot add to {manifest_path}: {exc}") from None
+    info = inspect_model(model)
+    plan = plan_entry(model, info, name=name, task=task, labels=labels, output=output, **image_options)
+    entry = plan.entry
+    name = entry["name"]
+    if not name or "/" in name:
+        raise ProjectError(f"--name must be a plain name, not {name!r}")
+    notes = list(plan.notes)
+
+    target = models_dir / model.name
+    existing_files = {e.get("file") for e in entries if e.get("name") != name}
+    if target.name in existing_files and target.resolve() != model.resolve():
+        target = models_dir / f"{name}{model.suffix}"
+        entry["file"] = target.name
+    models_dir.mkdir(parents=True, exist_ok=True)
+    if plan.fixes:
+        notes.extend(fix_model(model, target, plan.fixes))
+    elif target.resolve() != model.resolve():
+        shutil.copyfile(model, target)
+    entry["sha256"] = _sha256(target)
+    entry["inputs"] = [t.as_json() for t in inspect_model(target).inputs]
+    entry["outputs"] = [t.as_json() for t in inspect_model(target).outputs]
+
+    if python is not None:
+        entry["python"] = _place_python(python, folder, models_dir)
+        notes.append(f"python: {entry['python']} runs as the model's pre/post-processing")
+    if plan.labels_text is not None and isinstance(entry.get("labels"), str):
+        labels_path = models_dir / entry["labels"]
+        labels_path.parent.mkdir(parents=True, exist_ok=True)
+        labels_path.write_text(plan.labels_text, encoding="utf-8")
+    if make_default or not any(e.get("task") == entry["task"] and e.get("name") != name for e in entries):
+        for other in entries:
+            if other.get("task") == entry["task"]:
+                other.pop("default", None)
+        entry = {"name": entry["name"], "task": entry["task"], "default": True, **{k: v for k, v in entry.items() if k not in ("name", "task")}}
+
+    labels_text = plan.labels_text if isinstance(entry.get("labels"), str) else None
+    try:
+        spec = parse_entry(entry, labels_text)
+    except InpageError as exc:
+        raise ProjectError(f"the entry inpage worked out is not valid ({exc}); pass --task, --output or --size") from None
+    problems = _smoke_test(target, spec)
+    if problems:
+        raise ProjectError(problems[0])
+    for support in inspect_model(target).op_support():
+        if support.status == "unsupported":
+            notes.append(f"warning: op {support.domain}:{support.op_type} is not in onnxruntime-web's WASM build; the page cannot run this model on WASM")
+        elif support.status == "partial":
+            notes.append(f"warning: op {support.domain}:{support.op_type} runs in onnxruntime-web only for some types ({support.detail})")
+
+    replaced = any(e.get("name") == name for e in entries)
+    entries = [e if e.get("name") != name else entry for e in entries] if replaced else entries + [entry]
+    manifest_path.write_text(dump_manifest(entries), encoding="utf-8")
+    if replaced:
+        notes.append(f"replaced the earlier entry called {name!r}")
+    return AddResult(name, entry["task"], manifest_path, notes)
+
+
+def _place_python(python: Path, folder: Path, models_dir: Path) -> str:
+    """The manifest's ``python`` path: the file where it is, if inside the project; else a copy in models/."""
+    if not (python.is_file() and python.suffix == ".py") and not (python.is_dir() and (python / "__init__.py").is_file()):
+        raise ProjectError(f"--python must be a .py file or a package folder with __init__.py, not {python}")
+    resolved = python.resolve()
+    if folder.resolve() in resolved.parents:
+        return Path(os.path.relpath(resolved, models_dir.resolve())).as_posix()
+    target = models_dir / python.name
+    if python.is_dir():
+        shutil.copytree(python, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
+    else:
+        shutil.copyfile(python, target)
+    return python.name
+
+
+# ---- inspect -----------------------------------------------------------------------------------
+
+
+def inspect_file(path: Path) -> dict:
+    """Everything ``inpage inspect`` reports, as JSON-able data."""
+    if not path.is_file():
+        raise ProjectError(f"no such file: {path}")
+    info = inspect_model(path)
+    report = info.as_json()
+    try:
+        plan = plan_entry(path, info)
+        report["inpage_add"] = {"entry": plan.entry, "notes": plan.notes, "fixes": plan.fixes}
+    except InpageError as exc:
+        report["inpage_add"] = {"error": str(exc)}
+    return report
+
+
+def describe(report: dict) -> str:
+    """``inspect_file``'s report as text for a terminal."""
+    producer = (report["producer"] or "unknown producer").replace(" None", "")
+    lines = [f"{report['file']}  ({report['file_size'] / 1e6:.2f} MB, {report['parameters']:,} parameters, {producer})"]
+    lines.append("inputs:")
+    lines += [f"  {t['name']:<24} {t['dtype']:<8} {t['shape']}" for t in report["inputs"]]
+    lines.append("outputs:")
+    for t in report["outputs"]:
+        extra = f"  ({t['kind']})" if t["kind"] != "tensor" else ""
+        produced = f"  <- {t['produced_by']}" if t.get("produced_by") else ""
+        lines.append(f"  {t['name']:<24} {t['dtype']:<8} {t['shape']}{extra}{produced}")
+    lines.append("opsets: " + ", ".join(f"{d} {v}" for d, v in report["opsets"].items()))
+    lines.append("ops: " + ", ".join(f"{op} {n}" for op, n in sorted(report["ops"].items(), key=lambda kv: -kv[1])))
+    if report["metadata"]:
+        lines.append("metadata:")
+        lines += [f"  {k}: {v[:100]}" for k, v in report["metadata"].items()]
+    if report["external_data"]:
+        lines.append("external data: " + ", ".join(report["external_data"]) + " (inpage add folds it into one file)")
+    support = report["onnxruntime_web_wasm"]
+    bad = [s for s in support if s["status"] in ("unsupported", "partial", "unknown")]
+    if not bad:
+        lines.append(f"onnxruntime-web (WASM): every op is supported ({len(support)} op types)")
+    else:
+        lines.append("onnxruntime-web (WASM):")
+        lines += [f"  {s['domain']}:{s['op_type']}: {s['status']}{' - ' + s['detail'] if s['detail'] else ''}" for s in bad]
+    plan = report["inpage_add"]
+    if "error" in plan:
+        lines.append(f"inpage add: {plan['error']}")
+    else:
+        entry = plan["entry"]
+        lines.append(f"inpage add would write: task {entry['task']}" + (f", head {entry['head'].get('type')}" if entry.get("head", {}).get("type") else ""))
+        if "image" in entry:
+            image = entry["image"]
+            lines.append(f"  image: {image['layout']}, {image['resize']}, {image.get('channel_order', 'gray')}, normalize {image.get('normalize', 'none')}")
+        lines += [f"  {note}" for note in plan["notes"]]
+        lines += [f"  fix: {fix}" for fix in plan["fixes"]]
+    return "\n".join(lines)

@@ -1,0 +1,111 @@
+"""Pose estimation: named keypoints with scores, in the image's pixels, and the skeleton joining them.
+
+Example::
+
+    model = await load_model("movenet-lightning")
+    for pose in await model.estimate_pose(frame):
+        nose = pose.keypoints[0]
+        print(pose.score, nose.name, nose.x, nose.y, nose.score)
+
+The model gives keypoints as ``(y, x, score)`` rows with y and x in 0..1 of its input square
+(MoveNet's layout: ``[1, P, K, 3]``, P poses of K keypoints; ``head.order`` may say ``"xys"``).
+They are mapped back through the letterbox, so they land on the original frame. ``head.keypoints``
+names them and ``head.edges`` says which to join; both default to the 17 COCO keypoints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import InferenceError
+from . import ImageTask, probability, register_task
+
+COCO_KEYPOINTS = (
+    "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder", "left_elbow",
+    "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
+)
+COCO_EDGES = (
+    (0, 1), (0, 2), (1, 3), (2, 4), (5, 6), (5, 7), (7, 9), (6, 8), (8, 10), (5, 11), (6, 12), (11, 12),
+    (11, 13), (13, 15), (12, 14), (14, 16),
+)
+
+
+@dataclass(frozen=True)
+class Keypoint:
+    name: str
+    x: float
+    y: float
+    score: float
+
+
+@dataclass(frozen=True)
+class Pose:
+    """One person: keypoints in the image's pixels, and ``score``, the mean keypoint score."""
+
+    score: float
+    keypoints: list[Keypoint]
+    edges: tuple[tuple[int, int], ...]
+
+    def as_json(self) -> dict:
+        return {
+            "score": self.score,
+            "keypoints": [k.__dict__ for k in self.keypoints],
+            "edges": [list(edge) for edge in self.edges],
+        }
+
+
+@register_task
+class EstimatePose(ImageTask):
+    name = "pose"
+    method = "estimate_pose"
+    defaults = {"score_threshold": 0.0}  # poses whose mean keypoint score is below it are left out
+
+    def __init__(self, spec):
+        super().__init__(spec)
+        self.keypoint_names = tuple(spec.head.get("keypoints", COCO_KEYPOINTS))
+        self.edges = tuple(tuple(edge) for edge in spec.head.get("edges", COCO_EDGES if self.keypoint_names == COCO_KEYPOINTS else ()))
+        self.order = spec.head.get("order", "yxs")
+
+    @classmethod
+    def check_spec(cls, spec):
+        problems = []
+        order = spec.head.get("order", "yxs")
+        if order not in ("yxs", "xys"):
+            problems.append(f"head.order must be yxs or xys, not {order!r}")
+        names = spec.head.get("keypoints", COCO_KEYPOINTS)
+        shape = spec.score_output.shape
+        if shape and isinstance(shape[-2] if len(shape) >= 2 else None, int) and shape[-2] != len(names):
+            problems.append(f"head.keypoints names {len(names)} keypoints, but output {spec.score_output.name!r} gives {shape[-2]}")
+        for edge in spec.head.get("edges", []):
+            if not (isinstance(edge, list) and len(edge) == 2 and all(isinstance(i, int) and 0 <= i < len(names) for i in edge)):
+                problems.append(f"head.edges has {edge!r}, which is not a pair of keypoint indices")
+                break
+        return problems
+
+    def check_options(self, options):
+        options["score_threshold"] = probability("score_threshold", options["score_threshold"])
+        return options
+
+    def finish(self, outputs, transform, options):
+        raw = np.asarray(outputs[self.spec.score_output.name], dtype=np.float32)
+        if raw.shape[-1] != 3 or raw.size % (3 * len(self.keypoint_names)):
+            raise InferenceError(f"pose output {list(raw.shape)} is not [..., {len(self.keypoint_names)}, 3] keypoints")
+        rows = raw.reshape(-1, len(self.keypoint_names), 3)
+        first, second = (1, 0) if self.order == "yxs" else (0, 1)
+        width, height = self.spec.image.size
+        points = np.stack([rows[:, :, first] * width, rows[:, :, second] * height], axis=-1)
+        frame_points = transform.points_to_frame(points)
+        poses = []
+        for person, scores in zip(frame_points, rows[:, :, 2]):
+            score = float(scores.mean())
+            if score < options["score_threshold"]:
+                continue
+            keypoints = [Keypoint(name, float(x), float(y), float(s)) for name, (x, y), s in zip(self.keypoint_names, person, scores)]
+            poses.append(Pose(score, keypoints, self.edges))
+        poses.sort(key=lambda pose: -pose.score)
+        return poses
+
+    def payload(self, result):
+        return {"poses": [pose.as_json() for pose in result]}

@@ -1,0 +1,98 @@
+"""Segmentation: a per-pixel mask (a person mask, say), cropped to the image and ready to scale onto it.
+
+Example::
+
+    model = await load_model("selfie")
+    result = await model.segment(frame)
+    print(result.coverage)                              # the share of the image above the threshold
+    mask = result.to_frame()                            # HxW uint8 0-255, the frame's size
+
+The model's output is ``[1, H, W, 1]``, ``[1, 1, H, W]`` (one class: probabilities, or logits
+with ``activation: "sigmoid"``) or ``[1, C, H, W]`` / ``[1, H, W, C]`` (C classes: softmax logits
+or scores, read by argmax). The mask stays at the model's resolution, cropped to the part of the
+input that shows the image (a letterbox's padding is cut off); ``box`` says where it lies in the
+image's pixels, so it is small to send and exact to scale.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from ..errors import InferenceError
+from ..postprocess import sigmoid, softmax
+from . import ImageTask, probability, register_task
+
+
+@dataclass(frozen=True)
+class Segmentation:
+    """``mask``: HxW float32 probabilities (one class), or ``classes``: HxW uint8 class ids (several)."""
+
+    mask: np.ndarray | None
+    classes: np.ndarray | None
+    box: tuple[float, float, float, float]
+    coverage: float
+    labels: tuple[str, ...] | None = None
+
+    def to_frame(self, threshold: float | None = None) -> np.ndarray:
+        """The mask (or class map) resized to the whole image: uint8, HxW of the frame."""
+        x0, y0, x1, y1 = self.box
+        width, height = round(x1 - x0), round(y1 - y0)
+        if self.mask is not None:
+            values = self.mask if threshold is None else (self.mask >= threshold).astype(np.float32)
+            image = Image.fromarray(np.clip(values * 255 + 0.5, 0, 255).astype(np.uint8))
+            return np.asarray(image.resize((width, height), Image.Resampling.BILINEAR))
+        return np.asarray(Image.fromarray(self.classes).resize((width, height), Image.Resampling.NEAREST))
+
+
+@register_task
+class Segment(ImageTask):
+    name = "segment"
+    method = "segment"
+    defaults = {"threshold": 0.5}
+
+    def check_options(self, options):
+        options["threshold"] = probability("threshold", options["threshold"])
+        return options
+
+    def finish(self, outputs, transform, options):
+        raw = np.asarray(outputs[self.spec.score_output.name], dtype=np.float32)
+        if raw.ndim == 4 and raw.shape[0] == 1:
+            # Channels last when the last axis is the small one.
+            scores = raw[0] if raw.shape[-1] <= raw.shape[1] else raw[0].transpose(1, 2, 0)
+        elif raw.ndim == 3 and raw.shape[0] == 1:
+            scores = raw[0][:, :, None]
+        else:
+            raise InferenceError(f"segmentation output {list(raw.shape)} is not [1, H, W, C] or [1, C, H, W]")
+        out_h, out_w, channels = scores.shape
+        # The part of the model's input that shows the frame, in output pixels (letterbox padding cut off).
+        width, height = self.spec.image.size
+        fx, fy = out_w / width, out_h / height
+        left = max(0, int(round(transform.offset_x * fx)))
+        top = max(0, int(round(transform.offset_y * fy)))
+        right = min(out_w, int(round((transform.offset_x + transform.frame_width * transform.scale_x) * fx)))
+        bottom = min(out_h, int(round((transform.offset_y + transform.frame_height * transform.scale_y) * fy)))
+        region = scores[top:bottom, left:right]
+        box = (0.0, 0.0, float(transform.frame_width), float(transform.frame_height))
+        if channels == 1:
+            mask = region[:, :, 0]
+            if self.spec.activation == "sigmoid":
+                mask = sigmoid(mask)
+            mask = np.ascontiguousarray(mask, dtype=np.float32)
+            coverage = float((mask >= options["threshold"]).mean()) if mask.size else 0.0
+            return Segmentation(mask, None, box, coverage)
+        probabilities = softmax(region, axis=-1) if self.spec.activation == "softmax" else region
+        classes = np.argmax(probabilities, axis=-1).astype(np.uint8)
+        coverage = float((classes != 0).mean()) if classes.size else 0.0
+        return Segmentation(None, classes, box, coverage, self.spec.labels)
+
+    def payload(self, result):
+        payload = {"box": list(result.box), "coverage": result.coverage}
+        if result.mask is not None:
+            payload["mask"] = result.mask
+        else:
+            payload["classes"] = result.classes
+            payload["labels"] = list(result.labels or [])
+        return payload

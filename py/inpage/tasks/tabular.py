@@ -1,0 +1,127 @@
+"""Tabular models (scikit-learn pipelines through skl2onnx, and the like): rows of numbers in, a label and
+per-class probabilities (or a value, for a regressor) out.
+
+Example::
+
+    model = await load_model("iris")
+    for p in await model.predict([[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]):
+        print(p.label, p.probabilities)
+
+The model's one input is a ``[N, F]`` tensor (``N`` dynamic, so all rows run in one call, or 1,
+so they run one by one). ``head.label_output`` names the output with the predicted labels and
+``head.probability_output`` the one with ``[N, C]`` probabilities; ``inpage add`` finds both, and
+turns skl2onnx's ZipMap (a list of dicts, which onnxruntime-web cannot read) into a plain tensor.
+A model without a probability output is read as a regressor: ``value`` holds its output row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import InvalidArgumentError
+from ..preprocess import NUMPY_DTYPES
+from . import Task, register_task
+
+FEATURE_DTYPES = {**NUMPY_DTYPES, "float64": np.float64, "int64": np.int64}
+
+
+@dataclass(frozen=True)
+class TabularPrediction:
+    """The prediction for one row: a label and its class probabilities, or a regressor's ``value``."""
+
+    label: str | None
+    index: int | None
+    probabilities: dict[str, float] | None = None
+    value: list[float] | None = None
+
+    def as_json(self) -> dict:
+        return {"label": self.label, "index": self.index, "probabilities": self.probabilities, "value": self.value}
+
+
+@register_task
+class Tabular(Task):
+    name = "tabular"
+    method = "predict"
+
+    def __init__(self, spec):
+        super().__init__(spec)
+        self.input = spec.inputs[0]
+        self.features = self.input.shape[1] if self.input.shape and len(self.input.shape) == 2 and isinstance(self.input.shape[1], int) else None
+        self.dtype = FEATURE_DTYPES[self.input.dtype]
+        self.label_output = spec.head.get("label_output")
+        self.probability_output = spec.head.get("probability_output")
+        self.value_output = spec.output or next(
+            (o.name for o in spec.outputs if o.name not in (self.label_output, self.probability_output)), spec.outputs[0].name
+        )
+        self._buffers: dict[int, np.ndarray] = {}
+
+    @classmethod
+    def check_spec(cls, spec):
+        problems = []
+        if len(spec.inputs) != 1:
+            problems.append(f"a tabular model takes one [N, features] input, this one has {len(spec.inputs)}; use model.run() for it")
+        elif spec.inputs[0].dtype not in FEATURE_DTYPES:
+            problems.append(f"inputs[0].dtype {spec.inputs[0].dtype} is not a numeric feature type")
+        elif spec.inputs[0].shape is not None and len(spec.inputs[0].shape) != 2:
+            problems.append(f"inputs[0].shape must be [N, features], not {list(spec.inputs[0].shape)}")
+        names = [o.name for o in spec.outputs]
+        for key in ("label_output", "probability_output"):
+            if key in spec.head and spec.head[key] not in names:
+                problems.append(f"head.{key} names {spec.head[key]!r}, which is not among the outputs {names}")
+        probabilities = spec.head.get("probability_output")
+        if probabilities in names and spec.labels is not None:
+            shape = spec.output_named(probabilities).shape
+            if shape and len(shape) == 2 and isinstance(shape[1], int) and shape[1] != len(spec.labels):
+                problems.append(f"labels has {len(spec.labels)} entries, but output {probabilities!r} gives {shape[1]} probabilities")
+        return problems
+
+    def rows(self, sample) -> np.ndarray:
+        """The caller's rows as a 2-D array of the input's dtype, checked."""
+        try:
+            rows = np.asarray(sample, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise InvalidArgumentError("rows must be a list of rows of numbers (or a 2-D array)") from None
+        if rows.ndim == 1:
+            rows = rows[None, :]
+        if rows.ndim != 2 or rows.shape[0] == 0:
+            raise InvalidArgumentError(f"rows must be a non-empty 2-D table of numbers, not shape {list(rows.shape)}")
+        if self.features is not None and rows.shape[1] != self.features:
+            raise InvalidArgumentError(f"each row must have {self.features} features (model {self.spec.name!r}), not {rows.shape[1]}")
+        if not np.isfinite(rows).all():
+            raise InvalidArgumentError("rows must hold finite numbers (no NaN or infinity)")
+        return rows.astype(self.dtype)
+
+    def split(self, sample) -> list[np.ndarray]:
+        # Rows are always a batch: predict() returns one prediction per row.
+        return list(self.rows(sample))
+
+    def prepare(self, sample, options, slot=0, batch=1):
+        buffer = self._buffers.get(batch)
+        if buffer is None:
+            self._buffers = {batch: np.zeros((batch, self.features or len(sample)), self.dtype)}
+            buffer = self._buffers[batch]
+        buffer[slot] = sample
+        return {self.input.name: buffer}, None
+
+    def finish(self, outputs, context, options):
+        if self.probability_output is None:
+            value = np.asarray(outputs[self.value_output], dtype=np.float64).reshape(-1)
+            return TabularPrediction(label=None, index=None, value=[float(v) for v in value])
+        probabilities = np.asarray(outputs[self.probability_output], dtype=np.float64).reshape(-1)
+        index = int(np.argmax(probabilities))
+        label = self.spec.label(index)
+        if self.label_output is not None:
+            raw_label = np.asarray(outputs[self.label_output]).reshape(-1)[0]
+            label = raw_label.decode() if isinstance(raw_label, bytes) else str(raw_label)
+            if self.spec.labels and label in self.spec.labels:
+                index = self.spec.labels.index(label)
+        return TabularPrediction(
+            label=label,
+            index=index,
+            probabilities={self.spec.label(i): float(p) for i, p in enumerate(probabilities)},
+        )
+
+    def payload(self, result):
+        return {"predictions": [p.as_json() for p in result]}

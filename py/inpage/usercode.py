@@ -1,0 +1,193 @@
+"""A user's own pre- and post-processing, from a Python module beside their manifest, run in place of a
+task's own on CPython and in the page alike.
+
+The manifest entry names the module (``"python": "mytask.py"``, or a package folder); ``inpage add
+MODEL.onnx --python mytask.py`` writes that. The module defines either function, or both::
+
+    def preprocess(image, spec):
+        '''image: a PIL RGB image, upright, alpha composited (image tasks), or the caller's input
+        as given (other tasks). spec: the model's inpage.manifest.ModelSpec (spec.inputs,
+        spec.image, spec.labels, ...). Returns the feeds, {input name: numpy array}, or
+        (feeds, geometry), where geometry is anything postprocess needs to map results back.'''
+
+    def postprocess(outputs, geometry, spec, options):
+        '''outputs: {output name: numpy array}. geometry: what preprocess returned, or, with
+        inpage's own image pre-processing, an inpage.preprocess.FrameTransform
+        (transform.boxes_to_frame(), transform.points_to_frame()). options: the call's options.
+        Returns a JSON-able result: dicts, lists, numbers, strings, numpy arrays.'''
+
+    OPTIONS = {"min_area": 100}   # optional: options postprocess accepts, with their defaults
+
+Without ``preprocess`` the task's own runs (the manifest's ``image`` recipe); without
+``postprocess`` the task's own result comes back. A user ``postprocess`` result reaches JavaScript
+as ``result``; for a detector, a list of ``{label, score, box}`` dicts is also its ``detections``,
+so the pages draw it. An exception in the user's code becomes one :class:`UserCodeError` naming
+the user's file and line.
+
+On CPython the module is imported from the project folder; in the page, from the small wheel the
+build makes of it (``inpage build`` checks there that it imports).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import importlib.util
+import sys
+import traceback
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+import numpy as np
+
+from .errors import InpageError, UserCodeError
+from .image import to_rgb
+from .manifest import ModelSpec
+from .tasks import Task
+from .tasks.run import convert_feeds
+
+IN_BROWSER = sys.platform == "emscripten"
+
+
+def module_name(python: str) -> str:
+    """The import name of a manifest's ``python`` entry: the file's stem, or the package folder's name."""
+    stem = Path(python.rstrip("/")).name
+    return stem[:-3] if stem.endswith(".py") else stem
+
+
+def module_path(spec: ModelSpec, manifest: str) -> Path:
+    """Where the user's module lies on disk, for a manifest on disk."""
+    parsed = urlparse(manifest)
+    manifest_path = Path(unquote(parsed.path)) if parsed.scheme == "file" else Path(manifest)
+    return (manifest_path.parent / spec.python).resolve()
+
+
+async def load_user_module(spec: ModelSpec, manifest: str) -> ModuleType:
+    """Import the module ``spec.python`` names (from the project folder natively, from its wheel in the page)."""
+    name = module_name(spec.python)
+    if IN_BROWSER:
+        try:
+            return importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise user_error(exc, name, "import") from None
+            raise UserCodeError(f"model {spec.name!r}: the site has no Python module {name!r}; rebuild it with `inpage build`") from None
+        except Exception as exc:
+            raise user_error(exc, name, "import") from None
+    if urlparse(manifest).scheme in ("http", "https"):
+        raise UserCodeError(f"model {spec.name!r} runs Python from {spec.python!r}, which CPython can only import from a manifest on disk")
+    path = module_path(spec, manifest)
+    source = path / "__init__.py" if path.is_dir() else path
+    if not source.is_file():
+        raise UserCodeError(f"model {spec.name!r}: its Python module {spec.python!r} is missing ({source})")
+    loaded = sys.modules.get(name)
+    if loaded is not None and Path(getattr(loaded, "__file__", "") or "").resolve() == source.resolve():
+        return loaded
+    module_spec = importlib.util.spec_from_file_location(name, source, submodule_search_locations=[str(path)] if path.is_dir() else None)
+    module = importlib.util.module_from_spec(module_spec)
+    sys.modules[name] = module
+    try:
+        module_spec.loader.exec_module(module)
+    except Exception as exc:
+        del sys.modules[name]
+        raise user_error(exc, name, "import") from None
+    return module
+
+
+def user_error(error: BaseException, module: str, stage: str) -> UserCodeError:
+    """One line naming the user's file and line where ``error`` was raised, and the error itself."""
+    if isinstance(error, InpageError):
+        return UserCodeError(f"{module} ({stage}): {error}")
+    frames = traceback.extract_tb(error.__traceback__)
+    inpage_dir = str(Path(__file__).resolve().parent)
+    own = [f for f in frames if not str(Path(f.filename).resolve()).startswith(inpage_dir) and "importlib" not in f.filename]
+    frame = own[-1] if own else (frames[-1] if frames else None)
+    where = f"{Path(frame.filename).name}, line {frame.lineno}, in {frame.name}" if frame else module
+    message = " ".join(str(error).split())
+    return UserCodeError(f"{where}: {type(error).__name__}{': ' + message if message else ''} (in {module}.{stage})")
+
+
+def to_jsonable(value: Any, where: str) -> Any:
+    """``value`` as JSON-able data (numpy arrays kept, to travel as binary); anything else is an error."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, np.ndarray):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return to_jsonable(dataclasses.asdict(value), where)
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v, where) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v, where) for v in value]
+    raise UserCodeError(f"{where} returned a {type(value).__name__}, which cannot become JSON; return dicts, lists, numbers, strings or numpy arrays")
+
+
+class UserTask(Task):
+    """A task with the user's ``preprocess`` and/or ``postprocess`` in place of its own."""
+
+    def __init__(self, inner: Task, module: ModuleType):
+        super().__init__(inner.spec)
+        self.inner = inner
+        self.module = module
+        self.module_name = module.__name__
+        self.name = inner.name
+        self.method = inner.method
+        self.user_pre = getattr(module, "preprocess", None)
+        self.user_post = getattr(module, "postprocess", None)
+        self.defaults = {**inner.defaults, **dict(getattr(module, "OPTIONS", {}) or {})}
+        self.image_input = inner.image_input
+
+    def options(self, given):
+        own = {k: v for k, v in given.items() if k in self.inner.defaults}
+        options = self.inner.options(own)
+        extra = {k: v for k, v in given.items() if k not in self.inner.defaults}
+        unknown = sorted(set(extra) - set(self.defaults))
+        if unknown:
+            return self.inner.options(given)  # raises, naming the unknown options and the known ones
+        options.update({k: v for k, v in self.defaults.items() if k not in self.inner.defaults})
+        options.update(extra)
+        return options
+
+    def split(self, sample):
+        return self.inner.split(sample)
+
+    def prepare(self, sample, options, slot=0, batch=1):
+        if self.user_pre is None:
+            return self.inner.prepare(sample, options, slot, batch)
+        given = to_rgb(sample) if self.inner.image_input else sample
+        try:
+            returned = self.user_pre(given, self.spec)
+        except Exception as exc:
+            raise user_error(exc, self.module_name, "preprocess") from None
+        feeds, geometry = returned if isinstance(returned, tuple) and len(returned) == 2 else (returned, None)
+        try:
+            return convert_feeds(self.spec.inputs, feeds), geometry
+        except InpageError as exc:
+            raise UserCodeError(f"{self.module_name}.preprocess returned feeds inpage cannot use: {exc}") from None
+
+    def finish(self, outputs, context, options):
+        if self.user_post is None:
+            return self.inner.finish(outputs, context, options)
+        try:
+            result = self.user_post(outputs, context, self.spec, options)
+        except Exception as exc:
+            raise user_error(exc, self.module_name, "postprocess") from None
+        return to_jsonable(result, f"{self.module_name}.postprocess")
+
+    def payload(self, result):
+        if self.user_post is None:
+            return self.inner.payload(result)
+        payload = {"result": result}
+        if self.inner.name == "detect" and isinstance(result, list) and all(isinstance(d, dict) and "box" in d for d in result):
+            payload["detections"] = [{"label": "", "index": 0, "score": 0.0, "keypoints": None, **d} for d in result]
+        return payload
+
+
+def wrap_task(task: Task, module: ModuleType) -> Task:
+    if getattr(module, "preprocess", None) is None and getattr(module, "postprocess", None) is None:
+        raise UserCodeError(f"{module.__name__} defines neither preprocess(image, spec) nor postprocess(outputs, geometry, spec, options)")
+    return UserTask(task, module)

@@ -1,0 +1,234 @@
+// The inference worker: Pyodide, inpage's Python and onnxruntime-web, off the page's main thread.
+// The page talks to it through protocol.js; window.inpage (inpage.js) is a thin client of it.
+//
+// Start-up, in order, each stage a 'progress' event (overlapping wherever nothing waits on it):
+//   1. runtime   the asset index; then, at once and side by side: Pyodide's core with numpy, Pillow
+//                and inpage's wheel (loadPyodide({packages})), onnxruntime-web's WebAssembly (a
+//                warm-up session), the model manifest and the models the page asked to prefetch
+//   2. packages  Python is up; inpage is imported and wired to this worker (the `inpage_host` module)
+//   3. ready     calls are served; models load on first use, once, however many callers ask
+
+import { assetIndex, fetchBytes, siteRoot, verify, versionedUrl, sha256Hex } from './assets.js';
+import { toPythonSource } from './frames.js';
+import { createSession, probeWebGpu, setThreads, warmUp } from './ort-host.js';
+import { InpageError, serve } from './protocol.js';
+
+const manifestUrl = new URL('models/manifest.json', siteRoot).href;
+// Model downloads started ahead of need, by URL; each is handed out once, then forgotten.
+const prefetched = new Map();
+let booted = null;
+
+const emit = serve(self, {
+  async boot({ prefetch = [], threads = null }) {
+    booted ??= boot(prefetch, threads);
+    await booted;
+    return { result: { threads: setThreads(threads) } };
+  },
+  async manifest() {
+    return { result: await readManifest() };
+  },
+  async probeWebGpu() {
+    return { result: await probeWebGpu() };
+  },
+  async load({ model, provider, variant }) {
+    const { page } = await ready();
+    return answer(await page.load(model, provider, variant ?? null));
+  },
+  async call({ method, model, provider, variant, source, options }) {
+    const { page } = await ready();
+    const started = performance.now();
+    const { value, release } = await toPythonSource(source);
+    const readMs = performance.now() - started;
+    try {
+      const reply = answer(await page.call(method, model, provider, variant ?? null, value, options ?? null));
+      if (reply.result.timings) reply.result.timings = { read_ms: readMs, ...reply.result.timings };
+      return reply;
+    } finally {
+      release();
+    }
+  },
+  async python({ code }) {
+    const { pyodide } = await ready();
+    try {
+      const value = await pyodide.runPythonAsync(code);
+      const result = value?.toJs ? value.toJs({ dict_converter: Object.fromEntries }) : value;
+      value?.destroy?.();
+      return { result };
+    } catch (error) {
+      throw new InpageError('PythonError', lastLine(error.message));
+    }
+  },
+  async memory() {
+    const { pyodide } = await ready();
+    return { result: { pyodideHeap: pyodide._module.HEAP8.buffer.byteLength, jsHeap: performance.memory?.usedJSHeapSize ?? null } };
+  },
+  async release({ model }) {
+    const { page } = await ready();
+    page.release(model);
+    return { result: null };
+  },
+});
+
+function ready() {
+  if (!booted) throw new InpageError('InpageError', 'the worker has not been booted');
+  return booted;
+}
+
+/** A Python reply (`{error}` or a payload) as a worker reply, with typed arrays transferred. */
+function answer(reply) {
+  const result = reply?.toJs ? reply.toJs({ dict_converter: Object.fromEntries }) : reply;
+  reply?.destroy?.();
+  if (result?.error) throw new InpageError(result.error.name, result.error.message);
+  return { result, transfer: transferables(result, []) };
+}
+
+function transferables(value, found) {
+  if (ArrayBuffer.isView(value)) {
+    if (!found.includes(value.buffer)) found.push(value.buffer);
+  } else if (Array.isArray(value)) {
+    for (const item of value) transferables(item, found);
+  } else if (value && typeof value === 'object') {
+    for (const item of Object.values(value)) transferables(item, found);
+  }
+  return found;
+}
+
+function mark(name) {
+  emit('mark', { name, time: performance.timeOrigin + performance.now() });
+}
+
+function progress(stage, message, fraction) {
+  mark(stage);
+  emit('progress', { stage, message, fraction });
+}
+
+let manifestPromise = null;
+
+function readManifest() {
+  manifestPromise ??= (async () => {
+    const bytes = await fetchBytes(await versionedUrl('models/manifest.json'));
+    let document;
+    try {
+      document = JSON.parse(new TextDecoder().decode(bytes));
+    } catch (error) {
+      throw new InpageError('ManifestError', `models/manifest.json is not valid JSON: ${error.message}`);
+    }
+    if (!document || !Array.isArray(document.models)) {
+      throw new InpageError('ManifestError', 'models/manifest.json has no "models" list; rebuild the site with `inpage build`');
+    }
+    return document;
+  })();
+  return manifestPromise;
+}
+
+/** Start downloading the models the page will use, while Pyodide boots. */
+async function prefetchModels(names) {
+  const { models } = await readManifest();
+  for (const entry of models.filter((m) => names.includes(m.name))) {
+    const url = new URL(entry.file, manifestUrl).href;
+    const bytes = downloadModel(url, entry.file);
+    bytes.catch(() => {}); // reported when Python asks for it
+    prefetched.set(url, bytes);
+  }
+}
+
+async function downloadModel(url, file) {
+  return fetchBytes(await versionedUrl(url), ({ loaded, total }) => emit('download', { file, loaded, total }))
+    .finally(() => emit('download', { file, done: true }));
+}
+
+/** What Python's inpage reads through `inpage_host` (see py/inpage/_web.py). */
+const host = {
+  manifestUrl,
+  async fetchBytes(url) {
+    return fetchBytes(await versionedUrl(url));
+  },
+  /** Fetch (or take the prefetched) model bytes, check their sha256, and create a session. */
+  async loadSession(url, sha256, fileName, provider) {
+    const early = prefetched.get(url);
+    prefetched.delete(url);
+    const bytes = await (early || downloadModel(url, fileName));
+    await verify(bytes, sha256, fileName);
+    const handle = await createSession(bytes, provider, fileName);
+    mark(`model:${fileName}`);
+    return handle;
+  },
+  /** Put the typed arrays Python made into the places its JSON skeleton marks with {__tensor__: i}. */
+  attachTensors(skeleton, tensors) {
+    const visit = (value) => {
+      if (Array.isArray(value)) return value.map(visit);
+      if (value && typeof value === 'object') {
+        if (typeof value.__tensor__ === 'number') return tensors[value.__tensor__];
+        for (const key of Object.keys(value)) value[key] = visit(value[key]);
+      }
+      return value;
+    };
+    return visit(skeleton);
+  },
+};
+
+async function boot(prefetch, threads) {
+  setThreads(threads);
+  progress('runtime', 'Loading the Python runtime (Pyodide) and onnxruntime-web…', 0.05);
+  const { packages = ['inpage'] } = await assetIndex();
+  // Side by side with Pyodide's boot: onnxruntime-web compiles its WebAssembly and starts its
+  // threads, and the page's models download. Neither needs Python.
+  readManifest().catch(() => {});
+  prefetchModels(prefetch).catch(() => {});
+  const warm = warmUp();
+  const problems = [];
+  const { loadPyodide } = await import(await versionedUrl('pyodide/pyodide.mjs'));
+  const pyodide = await loadPyodide({
+    indexURL: new URL('pyodide/', siteRoot).href,
+    lockFileURL: await versionedUrl('pyodide/pyodide-lock.json'),
+    packages,
+    stdout: () => {},
+    stderr: (line) => problems.push(line),
+    checkAPIVersion: true,
+  });
+  progress('packages', 'Starting inpage…', 0.8);
+  const missing = packages.filter((name) => !(name in pyodide.loadedPackages));
+  if (missing.length) throw await packageProblem(missing, problems);
+  pyodide.registerJsModule('inpage_host', host);
+  let page;
+  try {
+    page = pyodide.pyimport('inpage._page');
+  } catch (error) {
+    throw new InpageError('InpageError', `inpage could not start in the page: ${lastLine(error.message)}`);
+  }
+  await warm;
+  progress('ready', 'Ready', 1);
+  return { pyodide, page };
+}
+
+/** Why a package did not load, naming the wheel: a failed integrity check says so plainly. */
+async function packageProblem(missing, problems) {
+  let lock = null;
+  try {
+    lock = JSON.parse(new TextDecoder().decode(await fetchBytes(await versionedUrl('pyodide/pyodide-lock.json'))));
+  } catch {
+    // Said below without the lock's help.
+  }
+  for (const name of missing) {
+    const entry = lock?.packages?.[name];
+    if (!entry) continue;
+    const path = `pyodide/${entry.file_name}`;
+    try {
+      const actual = await sha256Hex(await fetchBytes(new URL(path, siteRoot).href));
+      if (actual !== entry.sha256) {
+        return new InpageError('ModelIntegrityError',
+          `${path} failed its integrity check: its sha256 is ${actual}, pyodide-lock.json expects ${entry.sha256}; ` +
+          'the site is damaged, rebuild it with `inpage build`');
+      }
+    } catch (error) {
+      return new InpageError('ModelLoadError', `${path} could not be fetched (${error.message}); rebuild the site with \`inpage build\``);
+    }
+  }
+  const reason = problems.filter((line) => !line.startsWith('The following error')).slice(-1)[0] || 'no reason given';
+  return new InpageError('InpageError', `Python package(s) ${missing.join(', ')} could not be loaded: ${reason}`);
+}
+
+function lastLine(message) {
+  const lines = String(message).trim().split('\n').filter((line) => line.trim());
+  return lines[lines.length - 1] || 'unknown error';
+}

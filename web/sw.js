@@ -1,0 +1,73 @@
+// inpage's service worker: the site's files kept in Cache Storage, keyed by their sha256, so a repeat
+// visit downloads nothing and a changed file is fetched again.
+//
+// The build lists every file with its sha256 in assets.json. For a request of such a file, a
+// cached copy with the same sha256 is answered at once; otherwise the file is fetched at its
+// versioned URL (`?sha256=...`, which HTTP caches may keep for good), checked against the sha256
+// before it is cached, and older copies of the same path are dropped. Pages, page scripts and
+// anything not in the index go to the network as usual. A response read back from Cache Storage
+// keeps its type and URL, so .wasm files still compile by streaming and the browser's
+// compiled-code cache still applies.
+
+const CACHE = 'inpage-assets-v1';
+const scope = new URL(self.registration.scope);
+let index = null;
+
+function loadIndex() {
+  index = fetch(new URL('assets.json', scope), { cache: 'no-cache' })
+    .then((response) => (response.ok ? response.json() : null))
+    .catch(() => null);
+  return index;
+}
+
+self.addEventListener('install', () => self.skipWaiting());
+self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim()));
+
+self.addEventListener('fetch', (event) => {
+  const { request } = event;
+  const url = new URL(request.url);
+  if (request.method !== 'GET' || url.origin !== scope.origin || !url.pathname.startsWith(scope.pathname)) return;
+  if (request.mode === 'navigate') {
+    // A page load: the files may have been rebuilt since; read the index again.
+    loadIndex();
+    return;
+  }
+  const path = decodeURIComponent(url.pathname.slice(scope.pathname.length));
+  if (path === 'assets.json' || request.headers.has('range')) return;
+  event.respondWith(answer(request, path));
+});
+
+async function answer(request, path) {
+  const files = (await (index || loadIndex()))?.files;
+  const sha256 = files?.[path];
+  if (!sha256) return fetch(request);
+  const key = new URL(path, scope);
+  key.searchParams.set('sha256', sha256);
+  const cache = await caches.open(CACHE);
+  const cached = await cache.match(key.href);
+  if (cached) return cached;
+  const response = await fetch(key.href, { credentials: 'same-origin' });
+  if (response.ok) {
+    // Checked before it is kept: a damaged or tampered file must not live on in the cache. The
+    // network response itself is kept (not a copy made from bytes), so it keeps its URL.
+    const forCache = response.clone();
+    const forCheck = response.clone();
+    forCheck.arrayBuffer().then(async (bytes) => {
+      if ((await hex(bytes)) !== sha256) {
+        await forCache.body?.cancel();
+        return;
+      }
+      await cache.put(key.href, forCache);
+      for (const old of await cache.keys()) {
+        const oldUrl = new URL(old.url);
+        if (oldUrl.pathname === key.pathname && oldUrl.href !== key.href) await cache.delete(old);
+      }
+    }).catch(() => {});
+  }
+  return response;
+}
+
+async function hex(bytes) {
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
+}
