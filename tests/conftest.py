@@ -14,6 +14,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -90,11 +91,14 @@ class Server:
         command = [sys.executable, "-m", "inpage", "serve", "--no-build", "--site", str(site), "--port", str(self.port), *extra]
         if access_log is not None:
             command += ["--access-log", str(access_log)]
-        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        # Output goes to a file: a pipe nobody reads fills up and stalls the server.
+        self.output = Path(tempfile.mkstemp(prefix="inpage-serve-", suffix=".log")[1])
+        with self.output.open("w") as sink:
+            self.process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, text=True)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"inpage serve exited: {self.process.stdout.read()}")
+                raise RuntimeError(f"inpage serve exited: {self.output.read_text()}")
             try:
                 urllib.request.urlopen(self.url, timeout=1).close()
                 return
@@ -111,6 +115,11 @@ class Server:
             return []
         return [json.loads(line) for line in self.access_log.read_text().splitlines() if line.strip()]
 
+    def errors(self) -> str:
+        """What the server printed that looks like a failure (it should print none)."""
+        text = self.output.read_text() if self.output.exists() else ""
+        return "\n".join(line for line in text.splitlines() if "Traceback" in line or "Error" in line or "exception" in line.lower())
+
     def stop(self) -> None:
         self.process.terminate()
         try:
@@ -124,6 +133,8 @@ def server(site):
     server = Server(site)
     yield server
     server.stop()
+    # A server that logged exceptions while the suite ran has a bug, even if no page noticed.
+    assert server.errors() == "", server.output.read_text()[-3000:]
 
 
 @pytest.fixture(scope="session")

@@ -30,6 +30,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from aiohttp import web
+from multidict import CIMultiDict
 
 from .errors import InpageError
 
@@ -83,6 +84,16 @@ class _Digests:
         return self._known[path][2]
 
 
+class _ChosenFile(web.FileResponse):
+    """A file response that sends exactly the file it was given. aiohttp's own picks a ``.br``/``.gz``
+    sibling by itself, stale or not; the handler has chosen already, so it prepares against a
+    request that accepts no encoding."""
+
+    async def prepare(self, request: web.BaseRequest):
+        plain = request.clone(headers=CIMultiDict((k, v) for k, v in request.headers.items() if k.lower() != "accept-encoding"))
+        return await super().prepare(plain)
+
+
 def _resolve(site: Path, request_path: str) -> Path | None:
     """The file a URL path names inside ``site``, or None (outside, dotted, a folder, missing)."""
     relative = unquote(request_path).lstrip("/")
@@ -125,7 +136,7 @@ def make_app(site: Path, isolation: bool = True, access_log: Path | None = None)
                 if name in accepted and encoded.is_file() and encoded.stat().st_mtime >= path.stat().st_mtime - 1:
                     body, encoding = encoded, name
                     break
-        response = web.FileResponse(body)
+        response = _ChosenFile(body)
         response["body_size"] = body.stat().st_size
         response.content_type = CONTENT_TYPES.get(path.suffix, "application/octet-stream")
         if encoding:
@@ -137,10 +148,6 @@ def make_app(site: Path, isolation: bool = True, access_log: Path | None = None)
         else:
             response.headers["Cache-Control"] = "no-cache"
         common_headers(response)
-        # aiohttp's FileResponse would pick a .br/.gz sibling by itself, stale or not: the choice
-        # above is made here, so it prepares against a request that accepts no encoding.
-        plain = request.clone(headers={k: v for k, v in request.headers.items() if k.lower() != "accept-encoding"})
-        await response.prepare(plain)
         return response
 
     @web.middleware
