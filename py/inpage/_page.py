@@ -33,6 +33,12 @@ _OPTION_NAMES = {"topK": "top_k", "scoreThreshold": "score_threshold", "iouThres
 
 
 def _error(exc: BaseException) -> dict:
+    if isinstance(exc, InvalidArgumentError):
+        # The caller wrote topK, not top_k: name the argument as it was given.
+        message = str(exc)
+        for js_name, py_name in _OPTION_NAMES.items():
+            message = message.replace(py_name, js_name)
+        return {"error": {"name": type(exc).__name__, "message": message}}
     if isinstance(exc, InpageError):
         return {"error": {"name": type(exc).__name__, "message": str(exc)}}
     if isinstance(exc, MemoryError):

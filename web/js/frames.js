@@ -63,7 +63,11 @@ const noop = () => {};
 export async function toPythonSource(source) {
   switch (source?.kind) {
     case 'url':
-      return { value: { kind: 'encoded', bytes: await fetchBytes(source.url) }, release: noop };
+      try {
+        return { value: { kind: 'encoded', bytes: await fetchBytes(source.url) }, release: noop };
+      } catch (error) {
+        throw new InpageError('ImageDecodeError', `the image could not be fetched: ${error.message}`);
+      }
     case 'blob':
       try {
         return { value: { kind: 'encoded', bytes: new Uint8Array(await source.blob.arrayBuffer()) }, release: noop };
