@@ -226,3 +226,26 @@ def sklearn_pipeline(path: Path, zipmap: bool = True) -> tuple[Path, object, np.
     onnx_model = to_onnx(pipeline, x[:1], options=options, target_opset={"": 17, "ai.onnx.ml": 3})
     path.write_bytes(onnx_model.SerializeToString())
     return path, pipeline, x
+
+
+def dtypes_model(path: Path) -> Path:
+    """One input and one output of each dtype onnxruntime-web passes: float32 (dynamic batch), float16,
+    int32, int64, uint8, bool; each output a simple function of its input."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    kinds = [("f32", TensorProto.FLOAT, np.float32), ("f16", TensorProto.FLOAT16, np.float16), ("i32", TensorProto.INT32, np.int32),
+             ("i64", TensorProto.INT64, np.int64), ("u8", TensorProto.UINT8, np.uint8), ("b", TensorProto.BOOL, np.bool_)]
+    nodes, inputs, outputs, constants = [], [], [], []
+    for name, element, dtype in kinds:
+        shape = ["N", 3] if name == "f32" else [2, 3]
+        inputs.append(helper.make_tensor_value_info(name, element, shape))
+        outputs.append(helper.make_tensor_value_info(f"{name}_out", element, shape))
+        if name == "b":
+            nodes.append(helper.make_node("Not", [name], [f"{name}_out"]))
+        elif name == "u8":
+            nodes.append(helper.make_node("Identity", [name], [f"{name}_out"]))
+        else:
+            constants.append(numpy_helper.from_array(np.array(3, dtype=dtype), f"{name}_three"))
+            nodes.append(helper.make_node("Mul", [name, f"{name}_three"], [f"{name}_out"]))
+    graph = helper.make_graph(nodes, "dtypes", inputs, outputs, constants)
+    return _save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)

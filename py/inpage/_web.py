@@ -176,7 +176,7 @@ class WebSession:
             if out is None or out.shape != shape or out.dtype != dtype:
                 out = self._outputs[name] = np.empty(shape, dtype=dtype)
             if out.size:
-                tensor.data.assign_to(out)
+                _host().plainData(tensor).assign_to(out)
             return out
         finally:
             # Frees the output's memory in onnxruntime-web now (GPU buffers too, under WebGPU).
@@ -231,7 +231,7 @@ def js_to_array(value) -> Any:
         if int(value.data.byteLength) != expected:
             raise InvalidArgumentError(f"a {tensor_type} tensor of dims {list(shape)} needs {expected} bytes of data, not {int(value.data.byteLength)}")
         if array.size:
-            value.data.assign_to(array)
+            _host().plainData(value).assign_to(array)
         return array
     return value.to_py() if hasattr(value, "to_py") else value
 

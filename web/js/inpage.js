@@ -196,7 +196,9 @@ function feedsMessage(feeds) {
       throw new InpageError('InvalidArgumentError', `feeds.${name} must be {data: a typed array, dims: [...], type: 'float32' | ...}`);
     }
     const type = tensor.type || 'float32';
-    const data = Array.isArray(tensor.data) ? typedArrayOf(type, tensor.data, name) : tensor.data;
+    let data = Array.isArray(tensor.data) ? typedArrayOf(type, tensor.data, name) : tensor.data;
+    // float16 travels as its bits: Pyodide cannot read a Float16Array.
+    if (typeof Float16Array !== 'undefined' && data instanceof Float16Array) data = new Uint16Array(data.buffer, data.byteOffset, data.length);
     out[name] = { data, dims: tensor.dims.map(Number), type };
   }
   return { kind: 'feeds', feeds: out };

@@ -153,6 +153,15 @@ const host = {
     mark(`model:${fileName}`);
     return handle;
   },
+  /**
+   * A tensor's data as a typed array Pyodide can read. onnxruntime-web hands float16 out as a
+   * Float16Array where the browser has one, a type Pyodide 0.27 cannot proxy; its bytes as a
+   * Uint16Array are the same float16 values.
+   */
+  plainData(tensor) {
+    const { data } = tensor;
+    return typeof Float16Array !== 'undefined' && data instanceof Float16Array ? new Uint16Array(data.buffer, data.byteOffset, data.length) : data;
+  },
   /** Put the typed arrays Python made into the places its JSON skeleton marks with {__tensor__: i}. */
   attachTensors(skeleton, tensors) {
     const visit = (value) => {

@@ -1,0 +1,203 @@
+"""A user's own models, added with `inpage add` to a project folder, built into a site and run in Chromium,
+each answer checked against native inpage on the same input (page/native parity).
+
+The project holds what users bring: a scikit-learn pipeline with skl2onnx's default ZipMap, a model
+with its weights in an external file, a classifier ending in Softmax, one with two outputs, a
+grayscale one, a YOLO v8 export, a model of every dtype for generic runs, and a classifier with
+the user's own post-processing module.
+"""
+
+import base64
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from inpage import load_model
+from inpage.project import add_model
+
+import makers
+from conftest import SAMPLES, PageSession, Server, build, run
+
+pytestmark = pytest.mark.browser
+SCALE = {"normalize": {"mean": [0], "std": [255], "units": "0-255"}, "resize": "stretch"}
+
+USER_MODULE = '''
+"""A user's post-processing: the best class and a brightness read from the logits' spread."""
+import numpy as np
+
+OPTIONS = {"gain": 1.0}
+
+
+def postprocess(outputs, geometry, spec, options):
+    logits = outputs["logits"][0]
+    if options["gain"] < 0:
+        raise ValueError("gain must not be negative")
+    return {"best": spec.labels[int(np.argmax(logits))] if spec.labels else int(np.argmax(logits)),
+            "spread": float(logits.max() - logits.min()) * options["gain"],
+            "frame": [geometry.frame_width, geometry.frame_height],
+            "logits": logits.astype(np.float32)}
+'''
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("own") / "project"
+    made = tmp_path_factory.mktemp("made")
+    iris, pipeline, x = makers.sklearn_pipeline(made / "iris.onnx")
+    add_model(iris, folder)
+    add_model(makers.big_classifier(made / "torch" / "torchnet.onnx"), folder, task="classify", **SCALE)
+    add_model(makers.classifier(made / "soft.onnx", softmax=True), folder, **SCALE)
+    add_model(makers.classifier(made / "two.onnx", two_outputs=True, classes=5), folder, task="classify", output="logits", **SCALE)
+    add_model(makers.classifier(made / "mnist.onnx", channels=1, size=28, classes=10), folder)
+    add_model(makers.yolo_v8(made / "yolo.onnx", names=["cat", "dog", "bird"]), folder)
+    add_model(makers.dtypes_model(made / "dtypes.onnx"), folder, task="run")
+    (folder / "mytask.py").write_text(USER_MODULE)
+    labels = made / "labels.txt"
+    labels.write_text("red\ngreen\nblue\nyellow\n")
+    add_model(makers.classifier(made / "mine.onnx", seed=5), folder, name="mine", python=folder / "mytask.py", labels=labels, **SCALE)
+    return {"folder": folder, "manifest": str(folder / "models" / "manifest.json"), "iris_rows": x[::10], "pipeline": pipeline}
+
+
+@pytest.fixture(scope="module")
+def site_page(project, browser, tmp_path_factory):
+    out = tmp_path_factory.mktemp("own-site") / "site"
+    result = build(out, project["folder"])
+    assert result.returncode == 0, result.stderr
+    server = Server(out)
+    session = PageSession(browser, server.url)
+    session.open("models.html")
+    yield session
+    assert session.page_errors == [] and session.foreign_requests() == []
+    session.close()
+    server.stop()
+
+
+def native(project, name):
+    return run(load_model(name, manifest=project["manifest"]))
+
+
+def blob_call(page, method, model, data: bytes, options=None):
+    return page.evaluate(
+        """async ([method, model, b64, options]) => {
+            const blob = new Blob([Uint8Array.from(atob(b64), c => c.charCodeAt(0))], {type: 'image/png'});
+            return inpage.call(method, blob, {model, ...options});
+        }""",
+        [method, model, base64.b64encode(data).decode(), options or {}],
+    )
+
+
+def test_tabular_pipeline_with_zipmap(site_page, project):
+    rows = project["iris_rows"].tolist()
+    result = site_page.page.evaluate("(rows) => inpage.predict('iris', rows)", rows)
+    expected = run(native(project, "iris").predict(rows))
+    assert [p["label"] for p in result["predictions"]] == [p.label for p in expected]
+    assert [p["label"] for p in result["predictions"]] == [str(v) for v in project["pipeline"].predict(np.array(rows, np.float32))]
+    for ours, theirs in zip(result["predictions"], expected):
+        assert ours["probabilities"].keys() == theirs.probabilities.keys()
+        np.testing.assert_allclose(list(ours["probabilities"].values()), list(theirs.probabilities.values()), atol=1e-6)
+
+
+@pytest.mark.parametrize("name, size", [("torchnet", (40, 30)), ("soft", (20, 20)), ("two", (12, 16)), ("mnist", (50, 40))])
+def test_image_classifiers_match_native(site_page, project, name, size):
+    photo = makers.png(np.asarray(Image.open(SAMPLES / "chelsea.png").convert("RGB").resize(size)))
+    result = blob_call(site_page.page, "classify", name, photo, {"topK": 10})
+    expected = run(native(project, name).classify(photo, top_k=10))
+    assert [p["index"] for p in result["predictions"]] == [p.index for p in expected]
+    np.testing.assert_allclose([p["score"] for p in result["predictions"]], [p.score for p in expected], atol=1e-5)
+    if name == "soft":  # probabilities from the graph's own Softmax, not squashed again
+        assert abs(sum(p["score"] for p in result["predictions"]) - 1) < 1e-5 and result["predictions"][0]["score"] > 0.3
+
+
+def test_a_batch_of_images_is_one_call_with_one_answer_each(site_page, project):
+    photos = [makers.png(np.full((8, 8, 3), colour, np.uint8)) for colour in ((250, 0, 0), (0, 250, 0), (0, 0, 250))]
+    result = site_page.page.evaluate(
+        """async (list) => {
+            const blobs = list.map((b64) => new Blob([Uint8Array.from(atob(b64), c => c.charCodeAt(0))], {type: 'image/png'}));
+            const batch = await inpage.classify(blobs, {model: 'soft', topK: 4});
+            const alone = [];
+            for (const blob of blobs) alone.push((await inpage.classify(blob, {model: 'soft', topK: 4})).predictions);
+            return {batch: batch.batch.map((b) => b.predictions), alone};
+        }""",
+        [base64.b64encode(p).decode() for p in photos],
+    )
+    assert [[p["index"] for p in b] for b in result["batch"]] == [[p["index"] for p in a] for a in result["alone"]]
+    model = native(project, "soft")
+    for predictions, expected in zip(result["batch"], run(model.classify(photos, top_k=4))):
+        np.testing.assert_allclose([p["score"] for p in predictions], [p.score for p in expected], atol=1e-5)
+
+
+def test_yolo_export_detects_like_native(site_page, project):
+    grey = makers.png(np.full((64, 64, 3), 127, np.uint8))
+    result = blob_call(site_page.page, "detect", "yolo", grey)
+    expected = run(native(project, "yolo").detect(grey))
+    assert [d["label"] for d in result["detections"]] == [d.label for d in expected] == ["cat", "dog"]
+    for ours, theirs in zip(result["detections"], expected):
+        np.testing.assert_allclose(ours["box"], theirs.box, atol=1e-3)
+        assert abs(ours["score"] - theirs.score) < 1e-5
+
+
+def test_generic_run_with_every_dtype(site_page, project):
+    result = site_page.page.evaluate("""() => inpage.run('dtypes', {
+        f32: {data: new Float32Array([1, 2, 3, 4, 5, 6]), dims: [2, 3], type: 'float32'},
+        f16: {data: typeof Float16Array === 'undefined' ? new Uint16Array([0x3c00, 0x4000, 0x4200, 0x3c00, 0x4000, 0x4200]) : new Float16Array([1, 2, 3, 1, 2, 3]), dims: [2, 3], type: 'float16'},
+        i32: {data: [1, -2, 3, 4, 5, 6], dims: [2, 3], type: 'int32'},
+        i64: {data: new BigInt64Array([1n, 2n, 3n, -4n, 5n, 2n ** 40n]), dims: [2, 3], type: 'int64'},
+        u8: {data: new Uint8Array([0, 127, 255, 1, 2, 3]), dims: [2, 3], type: 'uint8'},
+        b: {data: new Uint8Array([1, 0, 1, 0, 1, 0]), dims: [2, 3], type: 'bool'},
+    }).then((r) => Object.fromEntries(Object.entries(r.outputs).map(([k, t]) => [k, {type: t.type, dims: t.dims, data: Array.from(t.data, (v) => typeof v === 'bigint' ? v.toString() : v)}])))""")
+    feeds = {
+        "f32": np.arange(1, 7, dtype=np.float32).reshape(2, 3),
+        "f16": np.array([[1, 2, 3], [1, 2, 3]], np.float16),
+        "i32": np.array([[1, -2, 3], [4, 5, 6]], np.int32),
+        "i64": np.array([[1, 2, 3], [-4, 5, 2**40]], np.int64),
+        "u8": np.array([[0, 127, 255], [1, 2, 3]], np.uint8),
+        "b": np.array([[1, 0, 1], [0, 1, 0]], np.bool_),
+    }
+    expected = run(native(project, "dtypes").run(feeds))
+    for name, value in expected.items():
+        ours = result[name]
+        assert ours["dims"] == list(value.shape)
+        assert ours["type"] == ("bool" if value.dtype == np.bool_ else str(value.dtype))
+        if value.dtype == np.float16:
+            assert np.array(ours["data"], np.uint16).view(np.float16).tolist() == value.reshape(-1).tolist()
+        elif value.dtype == np.int64:
+            assert [int(v) for v in ours["data"]] == value.reshape(-1).tolist()
+        else:
+            assert ours["data"] == value.reshape(-1).astype(float if value.dtype.kind == "f" else int).tolist()
+
+
+def test_a_users_postprocess_runs_in_the_page_like_natively(site_page, project):
+    photo = makers.png(np.full((30, 20, 3), (200, 40, 90), np.uint8))
+    result = blob_call(site_page.page, "classify", "mine", photo, {"gain": 2})
+    expected = run(native(project, "mine").classify(photo, gain=2))
+    ours = result["result"]
+    assert ours["best"] == expected["best"] and ours["frame"] == [20, 30]
+    assert ours["spread"] == pytest.approx(expected["spread"], rel=1e-5)
+    assert ours["logits"]["dims"] == [4] and ours["logits"]["type"] == "float32"
+    np.testing.assert_allclose(ours["logits"]["data"] if isinstance(ours["logits"]["data"], list) else list(ours["logits"]["data"].values()), expected["logits"], rtol=1e-5)
+    error = site_page.page.evaluate("inpage.classify('samples/coffee.png', {model: 'mine', gain: -1}).then(() => null, (e) => [e.name, e.message])")
+    assert error[0] == "UserCodeError" and error[1].startswith("mytask.py, line 11, in postprocess: ValueError: gain must not be negative")
+
+
+def test_the_pages_offer_the_projects_models(site_page):
+    page = site_page.page
+    page.wait_for_selector("[data-model='iris']")
+    cards = page.eval_on_selector_all(".model-card", "cards => cards.map(c => [c.dataset.model, c.querySelector('.task').textContent])")
+    assert dict(cards) == {"iris": "tabular", "torchnet": "classify", "soft": "classify", "two": "classify", "mnist": "classify",
+                           "yolo": "detect", "dtypes": "run", "mine": "classify"}
+    iris = page.locator("[data-model='iris']")
+    iris.locator(".row").fill("6.7, 3.0, 5.2, 2.3")
+    iris.locator("button[type=submit]").click()
+    page.wait_for_function("document.querySelector(\"[data-model='iris'] .result\").textContent.includes('wasm')")
+    assert iris.locator(".result").inner_text().startswith("2 ")
+    page.goto(site_page.base_url + "classify.html")
+    page.wait_for_function("document.querySelectorAll('#model option').length > 0")
+    offered = page.eval_on_selector_all("#model option", "options => options.map(o => o.value)")
+    assert offered == ["torchnet", "soft", "two", "mnist", "mine"]
+    page.goto(site_page.base_url + "index.html")
+    page.wait_for_function("document.querySelectorAll('#model option').length > 0")
+    assert page.eval_on_selector_all("#model option", "options => options.map(o => o.value)") == ["yolo"]
+    page.goto(site_page.base_url + "models.html")
+    page.evaluate("inpage.ready")
