@@ -157,3 +157,28 @@ def test_without_isolation_the_page_runs_single_threaded_and_says_so(site, open_
         assert session.foreign_requests() == []
     finally:
         server.stop()
+
+
+def test_variants_run_in_the_page_as_natively_and_say_which_ran(open_page):
+    from inpage import load_model
+
+    from conftest import ROOT
+
+    page = open_page("classify.html").page
+    manifest = str(ROOT / "models" / "manifest.json")
+    photo = (SAMPLES / "astronaut.png").read_bytes()
+    for name, method in (("nanodet-m", "detect"), ("efficientnet-lite0", "classify")):
+        native = run(load_model(name, manifest=manifest, variant="int8"))
+        expected = run(getattr(native, method)(photo))
+        info = page.evaluate("(name) => inpage.loadModel(name, {variant: 'int8'})", name)
+        assert info["variant"] == "int8"
+        result = page.evaluate("([method, name]) => inpage.call(method, 'samples/astronaut.png', {model: name, variant: 'int8'})", [method, name])
+        assert result["variant"] == "int8" and result["backend"] == "wasm"
+        if method == "detect":
+            assert [d["label"] for d in result["detections"]] == [d.label for d in expected]
+            for ours, theirs in zip(result["detections"], expected):
+                assert abs(ours["score"] - theirs.score) < 0.02
+        else:
+            assert result["predictions"][0]["index"] == expected[0].index
+    # The base model stays available, and says so.
+    assert page.evaluate("inpage.classify('samples/coffee.png', {variant: 'base'}).then(r => r.variant)") == "base"

@@ -38,7 +38,7 @@ async ({source, times, models}) => {
     context.drawImage(video, 0, 0);
     const image = context.getImageData(0, 0, canvas.width, canvas.height);
     const results = {};
-    for (const model of models) results[model] = await inpage.detect(image, {model});
+    for (const [model, method] of models) results[model] = await inpage.call(method, image, {model});
     let binary = '';
     for (let i = 0; i < image.data.length; i += 0x8000) {
       binary += String.fromCharCode.apply(null, image.data.subarray(i, i + 0x8000));
@@ -69,21 +69,38 @@ def assert_detections_match(page_detections, native_detections):
             np.testing.assert_allclose(ours["keypoints"], theirs.keypoints, atol=0.5)
 
 
+DETECTORS = [["nanodet-m", "detect"], ["blazeface", "detect"]]
+
+
 def check_parity(frames, native_models):
+    """Each model's page result on each frame against native inpage on the frame's pixels."""
     labels_seen = set()
     for frame in frames:
         rgba = np.frombuffer(base64.b64decode(frame["pixels"]), np.uint8).reshape(frame["height"], frame["width"], 4)
         for name, result in frame["results"].items():
-            native = run(native_models(name).detect(rgba))
+            model = native_models(name)
+            native = run(model.infer(rgba))
             assert result["backend"] == "wasm"
-            assert_detections_match(result["detections"], native)
-            labels_seen.update(d["label"] for d in result["detections"])
+            if model.spec.task == "detect":
+                assert_detections_match(result["detections"], native)
+                labels_seen.update(d["label"] for d in result["detections"])
+            elif model.spec.task == "pose":
+                [ours], [theirs] = result["poses"], native
+                np.testing.assert_allclose([[k["x"], k["y"]] for k in ours["keypoints"]], [[k.x, k.y] for k in theirs.keypoints], atol=0.5)
+                np.testing.assert_allclose([k["score"] for k in ours["keypoints"]], [k.score for k in theirs.keypoints], atol=1e-3)
+                labels_seen.update(k.name for k in theirs.keypoints if k.score > 0.4)
+            else:
+                mask = np.asarray(result["mask"]["data"], np.float32).reshape(result["mask"]["dims"])
+                np.testing.assert_allclose(mask, native.mask, atol=2e-3)
+                assert abs(result["coverage"] - native.coverage) < 2e-3 and result["box"] == list(native.box)
+                if native.coverage > 0.2:
+                    labels_seen.add("person mask")
     return labels_seen
 
 
 def test_camera_frames_match_native_onnxruntime(open_page, native_models):
     session = open_page("index.html", permissions=["camera"])
-    frames = session.page.evaluate(CAPTURE_AND_DETECT, {"source": "camera", "times": [0.2, 0.6], "models": ["nanodet-m", "blazeface"]})
+    frames = session.page.evaluate(CAPTURE_AND_DETECT, {"source": "camera", "times": [0.2, 0.6], "models": DETECTORS})
     labels = check_parity(frames, native_models)
     assert {"person", "face"} <= labels
     assert session.foreign_requests() == []
@@ -92,9 +109,18 @@ def test_camera_frames_match_native_onnxruntime(open_page, native_models):
 def test_sample_clip_frames_match_native_onnxruntime(open_page, native_models):
     session = open_page("index.html")
     # The clip shows the astronaut (0-3 s), a coffee cup (3-5 s) and a cat (5-7 s).
-    frames = session.page.evaluate(CAPTURE_AND_DETECT, {"source": "samples/sample-clip.webm", "times": [1.0, 4.0, 6.0], "models": ["nanodet-m", "blazeface"]})
+    frames = session.page.evaluate(CAPTURE_AND_DETECT, {"source": "samples/sample-clip.webm", "times": [1.0, 4.0, 6.0], "models": DETECTORS})
     labels = check_parity(frames, native_models)
     assert "person" in labels and "face" in labels
+    assert session.foreign_requests() == []
+
+
+def test_pose_and_segmentation_on_camera_frames_match_native(open_page, native_models):
+    session = open_page("index.html", permissions=["camera"])
+    frames = session.page.evaluate(CAPTURE_AND_DETECT, {"source": "camera", "times": [0.2], "models": [["movenet-lightning", "estimatePose"], ["selfie", "segment"]]})
+    labels = check_parity(frames, native_models)
+    # The astronaut: her face and shoulders are found, and the mask covers her.
+    assert {"nose", "left_shoulder", "right_shoulder", "person mask"} <= labels
     assert session.foreign_requests() == []
 
 
@@ -131,6 +157,15 @@ def test_granted_camera_shows_people_then_faces_with_a_frame_rate(open_page):
     assert face["label"] == "face" and len(face["keypoints"]) == 6
     assert page.locator("#threshold-value").inner_text() == "0.60"  # the face model's own default
     assert_overlay_has_drawing(page)
+
+    # Pose and segmentation, switched live on the same camera.
+    for name, check in (("movenet-lightning", "inpageDemo.last.poses.length === 1"), ("selfie", "inpageDemo.last.coverage > 0.2")):
+        page.select_option("#model", name)
+        page.wait_for_function(f"inpageDemo.last.model === '{name}' && {check}", timeout=120_000)
+        frames = page.evaluate("inpageDemo.frames")
+        page.wait_for_function(f"inpageDemo.frames >= {frames + 3}", timeout=120_000)
+        assert_overlay_has_drawing(page)
+    assert page.locator("#count").inner_text().endswith("%")
 
     page.click("#stop")
     assert page.evaluate("document.querySelector('#video').srcObject") is None

@@ -347,12 +347,13 @@ def cmd_models(args) -> int:
 def cmd_optimize(args) -> int:
     from .optimize import optimize_project
 
-    project = Path(args.dir) if args.dir else (_project(args) or None)
+    project = _project(args)
     if project is None:
-        from . import resources
-
-        project = resources.demo_models_dir().parent
-    for line in optimize_project(project, names=args.models or None, force=args.force):
+        raise CliError("no models/manifest.json here; run it in a project folder (or the checkout) or pass --dir DIR")
+    photos = Path(args.photos) if args.photos else None
+    if photos is not None and not (photos / "photos.json").is_file():
+        raise CliError(f"--photos {photos} has no photos.json listing its calibration and held_out photos")
+    for line in optimize_project(project, names=args.models or None, force=args.force, photos=photos):
         print(line)
     return 0
 
@@ -455,6 +456,7 @@ def parser() -> argparse.ArgumentParser:
     optimize.add_argument("models", nargs="*", help="model names (default: all)")
     optimize.add_argument("--dir", default=None)
     optimize.add_argument("--force", action="store_true", help="remake variants that exist")
+    optimize.add_argument("--photos", default=None, help="a folder of photos with photos.json (default: inpage's bundled photos)")
     optimize.set_defaults(func=cmd_optimize)
     return root
 
