@@ -34,10 +34,10 @@ self.addEventListener('fetch', (event) => {
   }
   const path = decodeURIComponent(url.pathname.slice(scope.pathname.length));
   if (path === 'assets.json' || request.headers.has('range')) return;
-  event.respondWith(answer(request, path));
+  event.respondWith(answer(request, path, event));
 });
 
-async function answer(request, path) {
+async function answer(request, path, event) {
   const files = (await (index || loadIndex()))?.files;
   const sha256 = files?.[path];
   if (!sha256) return fetch(request);
@@ -46,13 +46,16 @@ async function answer(request, path) {
   const cache = await caches.open(CACHE);
   const cached = await cache.match(key.href);
   if (cached) return cached;
-  const response = await fetch(key.href, { credentials: 'same-origin' });
+  // The request as the page made it: a versioned URL (?sha256=) may come from the HTTP cache for
+  // good, a plain one is revalidated (a 304 costs no body), so what the browser already has on
+  // its first visit, before this worker controlled the page, is not downloaded again.
+  const response = await fetch(request);
   if (response.ok) {
     // Checked before it is kept: a damaged or tampered file must not live on in the cache. The
     // network response itself is kept (not a copy made from bytes), so it keeps its URL.
     const forCache = response.clone();
     const forCheck = response.clone();
-    forCheck.arrayBuffer().then(async (bytes) => {
+    event.waitUntil(forCheck.arrayBuffer().then(async (bytes) => {
       if ((await hex(bytes)) !== sha256) {
         await forCache.body?.cancel();
         return;
@@ -62,7 +65,7 @@ async function answer(request, path) {
         const oldUrl = new URL(old.url);
         if (oldUrl.pathname === key.pathname && oldUrl.href !== key.href) await cache.delete(old);
       }
-    }).catch(() => {});
+    }).catch(() => {}));
   }
   return response;
 }
