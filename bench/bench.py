@@ -1,27 +1,41 @@
-"""Benchmark: the same models on the same frame, in the page versus native onnxruntime, in one run.
+"""The benchmark: every model and variant in the page, natively, and in a plain-JavaScript page, in one run.
 
-    python bench/bench.py [--runs 30] [--warmup 5] [--loop-seconds 15] [--out bench/results/latest.json]
+    make bench        (python bench/bench.py [--runs 30] [--loop-seconds 10] [--keep-variants] [--models a,b])
 
-What it measures, all on this machine in one go so the ratios compare like with like:
+What it measures, all on this machine in one go, so the ratios compare like with like:
 
-* per model, per stage (pre-process, inference, post-process) medians over ``--runs`` calls on a
-  640x480 RGBA frame of astronaut.png, as a camera frame reaches the page:
-  - in headless Chromium, WASM, with as many threads as the page gets (2 on a 2-core machine),
-  - in headless Chromium, WASM, single-threaded (the page served without cross-origin isolation),
-  - on CPython with native onnxruntime (its default threads), through the same inpage code;
-* the live loop of the webcam page on the fake camera: frames per second and per-stage means;
-* cold start of the classification page: navigation to its first result.
+* **per model and variant, per stage** (read, pre-process, inference, post-process; medians and
+  90th percentiles) over ``--runs`` calls on a 640x480 RGBA frame of astronaut.png, as a camera frame
+  reaches the page:
+  - native onnxruntime on CPython, through the same inpage code;
+  - the page (inpage's worker), WASM with 2 threads and with 1;
+  - the same worker's bare ``session.run`` on zeros (the yardstick for the Python layer's cost);
+  - the plain-JavaScript baseline (bench/baseline/), which does the same pre- and post-processing
+    in JS and calls onnxruntime-web directly, in a worker and on the main thread;
+* **session options** (memory arena and pattern on/off, graph optimisation level) on NanoDet-m;
+* **the live loop** of the webcam page on a 30 fps 640x480 fake camera, for each live model: the
+  page's own frames/s, the API's back-to-back frames/s on the same video, and main-thread long
+  tasks (PerformanceObserver 'longtask');
+* **first and repeat visit** of the webcam page in one browser profile: time to the first result
+  and bytes on the wire (the dev server's access log);
+* **accuracy** of each variant against its fp32 base, from the reports ``inpage optimize`` wrote.
 
-Timings on these shared machines are noisy: read the ratios, and rerun before trusting a change.
+``--keep-variants`` records in models/manifest.json, per variant, the providers it won on (at least
+10% faster than the base, same input size, accuracy report accepted): the page then picks it.
+
+It writes bench/results/latest.json, latest.md (the tables) and latest.png (a plot). Timings on
+these shared machines are noisy: read the ratios, and rerun before trusting a change.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import os
 import platform
+import shutil
 import statistics
 import sys
 import tempfile
@@ -34,33 +48,68 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from conftest import CHROMIUM, QUIET_FLAGS, Server  # noqa: E402  (the suite's real-server helper)
+from conftest import CHROMIUM, QUIET_FLAGS, Server, build  # noqa: E402  (the suite's real-server helpers)
 from y4m import fit_photo, photo_frames, write_y4m  # noqa: E402
 
-MODELS = ["efficientnet-lite0", "nanodet-m", "blazeface"]
-STAGES = ["preprocess_ms", "inference_ms", "postprocess_ms"]
+MANIFEST = ROOT / "models" / "manifest.json"
+METHODS = {"classify": "classify", "detect": "detect", "pose": "estimatePose", "segment": "segment"}
+STAGES = ["read_ms", "preprocess_ms", "inference_ms", "postprocess_ms"]
+KEEP_MARGIN = 0.9  # a variant is kept when it is at least 10% faster than its base
+LIVE_MODELS = ["nanodet-m", "blazeface", "movenet-lightning", "selfie"]
 
 PAGE_RUNS = """
-async ({model, task, runs, warmup, width, height, rgba}) => {
+async ({model, variant, method, runs, warmup, width, height, rgba}) => {
   const bytes = Uint8ClampedArray.from(atob(rgba), (c) => c.charCodeAt(0));
   const image = new ImageData(bytes, width, height);
-  const call = () => task === 'classify' ? inpage.classify(image, {model}) : inpage.detect(image, {model});
   const loadStart = performance.now();
-  await inpage.loadModel(model);
+  await inpage.loadModel(model, {variant});
   const loadMs = performance.now() - loadStart;
+  const call = () => inpage.call(method, image, {model, variant});
   for (let i = 0; i < warmup; i++) await call();
   const timings = [];
-  for (let i = 0; i < runs; i++) {
-    const result = await call();
-    timings.push(result.timings);
-  }
-  return {loadMs, timings, threads: inpage.threads, backend: (await call()).backend};
+  const started = performance.now();
+  for (let i = 0; i < runs; i++) timings.push((await call()).timings);
+  const wallMs = (performance.now() - started) / runs;
+  const raw = await inpage.rawRun(model, {variant, runs});
+  return {loadMs, timings, wallMs, raw: raw.run_ms, variant: raw.variant, threads: (await inpage.startup()).threads};
 }
 """
 
+BASELINE_RUNS = """
+async ({key, runs, warmup, width, height, rgba}) => {
+  await baseline.ready;
+  const bytes = Uint8ClampedArray.from(atob(rgba), (c) => c.charCodeAt(0));
+  const image = new ImageData(bytes, width, height);
+  const loadStart = performance.now();
+  await baseline.load(key);
+  const loadMs = performance.now() - loadStart;
+  for (let i = 0; i < warmup; i++) await baseline.run(key, image);
+  const timings = [];
+  const started = performance.now();
+  for (let i = 0; i < runs; i++) timings.push((await baseline.run(key, image)).timings);
+  return {loadMs, timings, wallMs: (performance.now() - started) / runs};
+}
+"""
 
-def median(values):
-    return statistics.median(values) if values else float("nan")
+LONG_TASKS = """() => {
+  window.benchLongTasks = [];
+  new PerformanceObserver((list) => { for (const entry of list.getEntries()) benchLongTasks.push(entry.duration); })
+    .observe({type: 'longtask', buffered: false});
+}"""
+
+
+def stats(values: list[float]) -> dict:
+    if not values:
+        return {"median": None, "p90": None}
+    ordered = sorted(values)
+    return {"median": statistics.median(ordered), "p90": ordered[min(len(ordered) - 1, int(round(0.9 * (len(ordered) - 1))))]}
+
+
+def stage_stats(timings: list[dict]) -> dict:
+    out = {stage: stats([t[stage] for t in timings if t.get(stage) is not None]) for stage in STAGES + ["capture_ms"]}
+    totals = [sum(t.get(stage) or 0.0 for stage in STAGES) for t in timings]
+    out["total_ms"] = stats(totals)
+    return out
 
 
 def frame_rgba() -> np.ndarray:
@@ -69,186 +118,362 @@ def frame_rgba() -> np.ndarray:
     return np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])
 
 
-def bench_native(rgba: np.ndarray, runs: int, warmup: int) -> dict:
+def configurations(names: list[str] | None) -> list[dict]:
+    """Every (model, variant) the benchmark runs: each image model's base and same-size variants, and size variants."""
+    entries = json.loads(MANIFEST.read_text())["models"]
+    configs = []
+    for entry in entries:
+        if entry["task"] not in METHODS or (names and entry["name"] not in names):
+            continue
+        configs.append({"model": entry["name"], "task": entry["task"], "variant": "base", "size": None})
+        for variant in entry.get("variants", []):
+            configs.append({"model": entry["name"], "task": entry["task"], "variant": variant["name"], "size": variant.get("size"),
+                            "report": variant.get("report", {})})
+    return configs
+
+
+def bench_native(configs: list[dict], rgba: np.ndarray, runs: int, warmup: int) -> dict:
     from inpage import load_model
 
-    async def one(name: str):
+    async def one(config):
         started = time.perf_counter()
-        model = await load_model(name, manifest=str(ROOT / "models" / "manifest.json"))
+        model = await load_model(config["model"], manifest=str(MANIFEST), variant=config["variant"])
         load_ms = (time.perf_counter() - started) * 1e3
-        call = (lambda: model.classify(rgba)) if model.spec.task == "classify" else (lambda: model.detect(rgba))
         for _ in range(warmup):
-            await call()
+            await model.infer(rgba)
         timings = []
+        started = time.perf_counter()
         for _ in range(runs):
-            await call()
-            timings.append(model.last_timings.as_dict())
-        return {"loadMs": load_ms, "timings": timings, "backend": model.backend}
+            await model.infer(rgba)
+            timings.append({"read_ms": 0.0, **model.last_timings.as_dict()})
+        wall = (time.perf_counter() - started) * 1e3 / runs
+        model.close()
+        return {"loadMs": load_ms, "timings": timings, "wallMs": wall}
 
-    return {name: asyncio.run(one(name)) for name in MODELS}
+    return {key(c): asyncio.run(one(c)) for c in configs}
 
 
-def bench_page(browser, url: str, rgba: np.ndarray, runs: int, warmup: int) -> dict:
-    import base64
+def key(config: dict) -> str:
+    return f"{config['model']}@{config['variant']}"
 
+
+def bench_page(browser, url: str, configs: list[dict], rgba: np.ndarray, runs: int, warmup: int, threads: int, options: str = "") -> dict:
     context = browser.new_context()
     page = context.new_page()
-    page.goto(url + "index.html")
+    page.goto(f"{url}models.html?threads={threads}{options}")
     page.wait_for_function("window.inpage !== undefined")
     page.evaluate("inpage.ready")
-    tasks = {m["name"]: m["task"] for m in page.evaluate("inpage.models()")}
     encoded = base64.b64encode(rgba.tobytes()).decode()
     results = {}
-    for name in MODELS:
-        results[name] = page.evaluate(
-            PAGE_RUNS,
-            {"model": name, "task": tasks[name], "runs": runs, "warmup": warmup, "width": rgba.shape[1], "height": rgba.shape[0], "rgba": encoded},
-        )
+    for config in configs:
+        results[key(config)] = page.evaluate(PAGE_RUNS, {
+            "model": config["model"], "variant": config["variant"], "method": METHODS[config["task"]], "runs": runs, "warmup": warmup,
+            "width": rgba.shape[1], "height": rgba.shape[0], "rgba": encoded})
+        page.evaluate("(name) => inpage.release(name)", config["model"])
     context.close()
     return results
 
 
-def bench_live_loop(browser, url: str, seconds: float) -> dict:
+def bench_baseline(browser, url: str, configs: list[dict], rgba: np.ndarray, runs: int, warmup: int, thread: str) -> dict:
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{url}baseline/baseline.html?thread={thread}&threads=2")
+    page.wait_for_function("window.baseline !== undefined")
+    encoded = base64.b64encode(rgba.tobytes()).decode()
+    results = {}
+    for config in configs:
+        if config["size"]:
+            continue  # the baseline reads the base entry's input size
+        results[key(config)] = page.evaluate(BASELINE_RUNS, {"key": f"{config['model']}@{config['variant']}", "runs": runs, "warmup": warmup,
+                                                             "width": rgba.shape[1], "height": rgba.shape[0], "rgba": encoded})
+    context.close()
+    return results
+
+
+def bench_live_loop(browser, url: str, seconds: float, models: list[str]) -> dict:
     context = browser.new_context(permissions=["camera"])
     page = context.new_page()
-    page.goto(url)
+    page.goto(url + "index.html")
     page.wait_for_function("window.inpage !== undefined")
     page.evaluate("inpage.ready")
+    page.wait_for_function("document.querySelectorAll('#model option').length > 0")
     results = {}
-    for name in ["nanodet-m", "blazeface"]:
+    for name in models:
         page.select_option("#model", name)
         page.evaluate(f"inpage.loadModel('{name}')")
         page.click("#start")
-        page.wait_for_function(f"window.inpageDemo.frames > 0 && inpageDemo.last.model === '{name}'", timeout=120_000)
-        # Collect each frame's timings from here on.
-        page.evaluate("""() => { window.benchFrames = []; const old = inpageDemo.last;
-            const poll = () => { if (inpageDemo.last !== old && inpageDemo.last !== window.benchLast) {
-                window.benchLast = inpageDemo.last; benchFrames.push(inpageDemo.last.timings); }
+        page.wait_for_function(f"window.inpageDemo.frames > 3 && inpageDemo.last.model === '{name}'", timeout=120_000)
+        page.evaluate(LONG_TASKS)
+        page.evaluate("""() => { window.benchFrames = []; let seen = inpageDemo.last;
+            const poll = () => { if (inpageDemo.last !== seen) { seen = inpageDemo.last; benchFrames.push(seen.timings); }
                 if (window.benchRunning) requestAnimationFrame(poll); };
             window.benchRunning = true; poll(); }""")
         start_frames = page.evaluate("inpageDemo.frames")
         time.sleep(seconds)
         frames = page.evaluate("inpageDemo.frames") - start_frames
         timings = page.evaluate("window.benchRunning = false, benchFrames")
-        page.click("#stop")
+        long_tasks = page.evaluate("benchLongTasks")
+        variant = page.evaluate("inpageDemo.last.variant")
+        # The API back to back on the same playing video, the page's loop stopped.
+        page.evaluate("document.querySelector('#stop').click()")
+        api = page.evaluate(f"""async () => {{
+            const video = document.createElement('video'); video.muted = true;
+            video.srcObject = await navigator.mediaDevices.getUserMedia({{video: {{width: 640, height: 480}}}});
+            await video.play();
+            const method = {json.dumps(METHODS)}[(await inpage.models()).find((m) => m.name === '{name}').task];
+            for (let i = 0; i < 3; i++) await inpage.call(method, video, {{model: '{name}'}});
+            const started = performance.now(); let n = 0;
+            while (performance.now() - started < {seconds * 1000 / 2}) {{ await inpage.call(method, video, {{model: '{name}'}}); n++; }}
+            const fps = n / ((performance.now() - started) / 1000);
+            video.srcObject.getTracks().forEach((t) => t.stop());
+            return fps;
+        }}""")
         results[name] = {
+            "variant": variant,
             "fps": frames / seconds,
+            "api_fps": api,
             "frames": frames,
-            "mean_ms": {k: statistics.fmean(t[k] for t in timings) for k in timings[0]} if timings else {},
+            "long_tasks": {"count": len(long_tasks), "max_ms": max(long_tasks) if long_tasks else 0.0},
+            "mean_ms": {k: statistics.fmean(t[k] for t in timings if t.get(k) is not None) for k in timings[0]} if timings else {},
         }
     context.close()
     return results
 
 
-def cold_start(browser, url: str, samples: int = 3) -> dict:
-    """Navigation to the first rendered result on the classification page, median of fresh contexts."""
-    runs = []
-    for _ in range(samples):
-        context = browser.new_context()  # a fresh context: nothing cached, nothing compiled
-        page = context.new_page()
-        page.goto(url + "classify.html")
-        page.click("#samples button[data-src='samples/chelsea.png']", timeout=120_000)
-        page.wait_for_selector("#predictions li .score", timeout=120_000)
-        # Measured by the page's own clock, from navigation start.
-        run = page.evaluate("({...inpage.timeline(), first_result: Math.round(performance.now())})")
-        runs.append(run)
+def visits(playwright, url: str, server: Server, profile: Path) -> dict:
+    """First and repeat visit of the webcam page in one profile: navigation to the first result, bytes sent."""
+    context = playwright.chromium.launch_persistent_context(str(profile), executable_path=CHROMIUM, args=QUIET_FLAGS + [
+        "--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={server.clip}"], permissions=["camera"])
+    results = {}
+    try:
+        for visit in ("first", "repeat"):
+            since = time.time()
+            page = context.new_page()
+            page.goto(url + "index.html")
+            page.click("#start")
+            page.wait_for_function("window.inpageDemo && inpageDemo.frames >= 1", timeout=120_000, polling=20)
+            first_result = page.evaluate("performance.now()")
+            timeline = page.evaluate("inpage.timeline()")
+            page.click("#stop")
+            time.sleep(1.0)  # let the service worker finish caching what it fetched
+            entries = [e for e in server.log() if e["t"] >= since]
+            results[visit] = {"first_result_ms": first_result, "bytes": sum(e["bytes"] for e in entries),
+                              "requests": len(entries), "timeline_ms": timeline}
+            page.close()
+    finally:
         context.close()
-    middle = sorted(runs, key=lambda r: r["first_result"])[len(runs) // 2]
-    return {"first_result_ms": middle["first_result"], "timeline_ms": middle, "all_first_result_ms": [r["first_result"] for r in runs]}
+    return results
 
 
-def summarise(page: dict, page_1t: dict, native: dict) -> list[dict]:
-    rows = []
-    for name in MODELS:
-        row = {"model": name}
-        for label, source in (("page", page), ("page_1thread", page_1t), ("native", native)):
-            for stage in STAGES:
-                row[f"{label}_{stage}"] = median([t[stage] for t in source[name]["timings"]])
-            row[f"{label}_total_ms"] = sum(row[f"{label}_{stage}"] for stage in STAGES)
-            row[f"{label}_load_ms"] = source[name]["loadMs"]
-        row["inference_ratio"] = row["page_inference_ms"] / row["native_inference_ms"]
-        row["inference_ratio_1thread"] = row["page_1thread_inference_ms"] / row["native_inference_ms"]
-        row["total_ratio"] = row["page_total_ms"] / row["native_total_ms"]
-        rows.append(row)
-    return rows
+def decide_variants(configs: list[dict], page2: dict, native: dict) -> dict:
+    """Per model, the variant each provider keeps: the fastest same-size variant with an accepted report,
+    if it is at least 10% faster than the base."""
+    kept: dict[str, dict[str, str]] = {}
+    for provider, source in (("wasm", page2), ("cpu", native)):
+        by_model: dict[str, list[dict]] = {}
+        for config in configs:
+            by_model.setdefault(config["model"], []).append(config)
+        for model, group in by_model.items():
+            base = source[f"{model}@base"]["total"]["median"]
+            candidates = [c for c in group if c["variant"] != "base" and not c["size"] and c.get("report", {}).get("accepted", True) is not False]
+            best = min(candidates, key=lambda c: source[key(c)]["total"]["median"], default=None)
+            if best is not None and source[key(best)]["total"]["median"] <= KEEP_MARGIN * base:
+                kept.setdefault(model, {})[provider] = best["variant"]
+    return kept
 
 
-def print_table(rows: list[dict], live: dict, cold: dict, threads: int) -> None:
-    print(f"\nPer call, median ms, 640x480 frame (page: WASM {threads} threads; 1t: WASM single-threaded; native: onnxruntime CPU)")
-    header = f"{'model':<20}{'stage':<12}{'page':>9}{'page 1t':>9}{'native':>9}{'page/native':>13}"
-    print(header)
-    print("-" * len(header))
-    for row in rows:
-        for stage in STAGES + ["total_ms"]:
-            page_v, one_v, native_v = row[f"page_{stage}"], row[f"page_1thread_{stage}"], row[f"native_{stage}"]
-            print(f"{row['model'] if stage == STAGES[0] else '':<20}{stage.replace('_ms', ''):<12}{page_v:>9.1f}{one_v:>9.1f}{native_v:>9.1f}{page_v / native_v:>12.1f}x")
-    print("\nLive webcam loop on the fake camera (page, WASM):")
-    for name, result in live.items():
-        stages = ", ".join(f"{k.replace('_ms', '')} {v:.1f}" for k, v in result["mean_ms"].items())
-        print(f"  {name:<12} {result['fps']:.1f} frames/s  (mean ms: {stages})")
-    steps = ", ".join(f"{k} {v / 1000:.1f}" for k, v in cold["timeline_ms"].items())
-    print(f"\nCold start, classification page: navigation to first result {cold['first_result_ms'] / 1000:.1f} s "
-          f"(median of {len(cold['all_first_result_ms'])}; at s since navigation: {steps})")
+def write_kept_variants(kept: dict) -> None:
+    from inpage.manifest import dump_manifest
+
+    entries = json.loads(MANIFEST.read_text())["models"]
+    for entry in entries:
+        for variant in entry.get("variants", []):
+            variant["providers"] = sorted(p for p, name in kept.get(entry["name"], {}).items() if name == variant["name"])
+    MANIFEST.write_text(dump_manifest(entries))
+
+
+def summarise(runs: dict) -> dict:
+    for result in runs.values():
+        result["stages"] = stage_stats(result["timings"])
+        result["total"] = result["stages"]["total_ms"]
+        if "raw" in result:
+            result["raw_stats"] = stats(result["raw"])
+        del result["timings"]
+    return runs
+
+
+def fmt(value, digits=1) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def ratio(a, b) -> str:
+    return "–" if not a or not b else f"{a / b:.2f}x"
+
+
+def tables(report: dict) -> str:
+    lines = []
+    machine = report["machine"]
+    lines.append(f"Measured {report['when']} on {machine['cpus']} cores, {machine['platform']}, {machine['chromium']}, "
+                 f"onnxruntime {machine['onnxruntime']} natively and onnxruntime-web 1.30.0 in the page; 640x480 frame, "
+                 f"medians of {report['runs']} calls (p90 in brackets), milliseconds.\n")
+    lines.append("| model | variant | native | page, 2 threads | page, 1 thread | bare session.run | plain JS, worker | plain JS, main thread | page / native | page / plain JS | page / session.run |")
+    lines.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for name, config in report["configs"].items():
+        native = report["native"][name]["total"]
+        page2 = report["page_2_threads"][name]
+        page1 = report["page_1_thread"][name]["total"]
+        base_js = report["baseline_worker"].get(name, {}).get("total", {})
+        main_js = report["baseline_main"].get(name, {}).get("total", {})
+        raw = page2.get("raw_stats", {})
+        lines.append(
+            f"| {config['model']} | {config['variant']} | {fmt(native['median'])} ({fmt(native['p90'])}) | "
+            f"{fmt(page2['total']['median'])} ({fmt(page2['total']['p90'])}) | {fmt(page1['median'])} | {fmt(raw.get('median'))} | "
+            f"{fmt(base_js.get('median'))} | {fmt(main_js.get('median'))} | {ratio(page2['total']['median'], native['median'])} | "
+            f"{ratio(page2['total']['median'], base_js.get('median'))} | {ratio(page2['total']['median'], raw.get('median'))} |")
+    lines.append("\nPer stage in the page (2 threads) against native and the plain-JS worker, medians (p90):\n")
+    lines.append("| model | variant | stage | page | native | plain JS |")
+    lines.append("| --- | --- | --- | ---: | ---: | ---: |")
+    for name, config in report["configs"].items():
+        if config["variant"] != "base":
+            continue
+        for stage in STAGES:
+            page = report["page_2_threads"][name]["stages"][stage]
+            native = report["native"][name]["stages"][stage]
+            base_js = report["baseline_worker"].get(name, {}).get("stages", {}).get(stage, {})
+            lines.append(f"| {config['model']} | base | {stage.replace('_ms', '')} | {fmt(page['median'])} ({fmt(page['p90'])}) | "
+                         f"{fmt(native['median'])} | {fmt(base_js.get('median'))} |")
+    lines.append("\nSession options, NanoDet-m in the page (2 threads), inference median ms:\n")
+    lines.append("| options | base | int8 |")
+    lines.append("| --- | ---: | ---: |")
+    for label, result in report["session_options"].items():
+        lines.append(f"| {label} | " + " | ".join(fmt(result.get(f"nanodet-m@{v}", {}).get("stages", {}).get("inference_ms", {}).get("median")) for v in ("base", "int8")) + " |")
+    lines.append("\nLive loop, webcam page on a 30 fps 640x480 fake camera (default variant per model):\n")
+    lines.append("| model | variant | page frames/s | API back to back, frames/s | main-thread long tasks (max ms) | capture | read | pre | inference | post | draw |")
+    lines.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for name, live in report["live_loop"].items():
+        m = live["mean_ms"]
+        lines.append(f"| {name} | {live['variant']} | {live['fps']:.1f} | {live['api_fps']:.1f} | {live['long_tasks']['count']} ({live['long_tasks']['max_ms']:.0f}) | "
+                     + " | ".join(fmt(m.get(k)) for k in ("capture_ms", "read_ms", "preprocess_ms", "inference_ms", "postprocess_ms", "draw_ms")) + " |")
+    visits_ = report["visits"]
+    lines.append("\nVisits of the webcam page (one browser profile; bytes the server sent):\n")
+    lines.append("| visit | first result | bytes on the wire | requests |")
+    lines.append("| --- | ---: | ---: | ---: |")
+    for visit, result in visits_.items():
+        lines.append(f"| {visit} | {result['first_result_ms'] / 1000:.2f} s | {result['bytes'] / 1e6:.2f} MB | {result['requests']} |")
+    lines.append("\nVariants against their fp32 base (held-out photos, from `inpage optimize`), and the providers that keep them:\n")
+    lines.append("| model | variant | accuracy | kept for |")
+    lines.append("| --- | --- | --- | --- |")
+    for name, config in report["configs"].items():
+        if config["variant"] == "base":
+            continue
+        summary = {k: v for k, v in config.get("report", {}).items() if k not in ("file", "base_sha256", "native_ms", "bytes", "source_sha256")}
+        kept = ", ".join(p for p, v in report["kept_variants"].get(config["model"], {}).items() if v == config["variant"]) or "–"
+        lines.append(f"| {config['model']} | {config['variant']} | {json.dumps(summary)[:160]} | {kept} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(report: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(report["configs"])
+    series = [("native", report["native"]), ("page, 2 threads", report["page_2_threads"]), ("page, 1 thread", report["page_1_thread"]),
+              ("plain JS, worker", report["baseline_worker"])]
+    figure, (left, right) = plt.subplots(1, 2, figsize=(15, 6), gridspec_kw={"width_ratios": [3, 1]})
+    width = 0.2
+    for i, (label, source) in enumerate(series):
+        values = [source.get(n, {}).get("total", {}).get("median") or 0 for n in names]
+        left.bar(np.arange(len(names)) + (i - 1.5) * width, values, width, label=label)
+    left.set_xticks(np.arange(len(names)), [n.replace("@", "\n") for n in names], fontsize=7)
+    left.set_ylabel("ms per frame (median)")
+    left.set_yscale("log")
+    left.legend()
+    left.set_title("Per frame, 640x480")
+    live = report["live_loop"]
+    right.bar(list(live), [v["fps"] for v in live.values()], color="#3fb6a8", label="page")
+    right.scatter(list(live), [v["api_fps"] for v in live.values()], color="black", zorder=3, label="API back to back")
+    right.axhline(15, color="grey", linestyle="--", linewidth=1)
+    right.set_ylabel("frames/s")
+    right.set_title("Live loop, fake camera")
+    right.tick_params(axis="x", labelrotation=30, labelsize=8)
+    right.legend()
+    figure.suptitle(f"inpage benchmark, {report['when']}, {report['machine']['cpus']} cores, {report['machine']['chromium']}")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=5)
-    parser.add_argument("--loop-seconds", type=float, default=15.0)
+    parser.add_argument("--loop-seconds", type=float, default=10.0)
+    parser.add_argument("--models", default=None, help="comma-separated model names (default: every image model)")
+    parser.add_argument("--keep-variants", action="store_true", help="record the winning variants' providers in models/manifest.json")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "latest.json")
     args = parser.parse_args()
 
     from playwright.sync_api import sync_playwright
 
+    configs = configurations(args.models.split(",") if args.models else None)
     rgba = frame_rgba()
     site = ROOT / "dist"
-    if not (site / "index.html").exists():
-        raise SystemExit("build the site first: python build/build_site.py")
+    result = build(site)
+    if result.returncode != 0:
+        raise SystemExit(f"the build failed: {result.stderr}")
+    shutil.copytree(ROOT / "bench" / "baseline", site / "baseline", dirs_exist_ok=True)
+    report: dict = {"when": time.strftime("%Y-%m-%d %H:%M"), "runs": args.runs, "configs": {key(c): c for c in configs}}
     with tempfile.TemporaryDirectory() as scratch:
         clip = Path(scratch) / "astronaut.y4m"
         write_y4m(clip, photo_frames(rgba[..., :3], size=(640, 480), n=2), fps=30)
-        # Native first: Playwright's sync API keeps an event loop running in this thread.
         print("native onnxruntime …", flush=True)
-        native = bench_native(rgba, args.runs, args.warmup)
-        isolated, plain = Server(site), Server(site, "--no-isolation")
+        report["native"] = summarise(bench_native(configs, rgba, args.runs, args.warmup))
+        server = Server(site, access_log=Path(scratch) / "access.jsonl")
+        server.clip = clip
         try:
             with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(
-                    executable_path=CHROMIUM,
-                    args=QUIET_FLAGS + ["--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={clip}"],
-                )
-                print("page, WASM multi-threaded …", flush=True)
-                page = bench_page(browser, isolated.url, rgba, args.runs, args.warmup)
-                print("page, WASM single-threaded …", flush=True)
-                page_1t = bench_page(browser, plain.url, rgba, args.runs, args.warmup)
+                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=QUIET_FLAGS + [
+                    "--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={clip}"])
+                for threads in (2, 1):
+                    print(f"page, WASM {threads} thread(s) …", flush=True)
+                    report[f"page_{threads}_thread{'s' if threads > 1 else ''}"] = summarise(
+                        bench_page(browser, server.url, configs, rgba, args.runs, args.warmup, threads))
+                for thread in ("worker", "main"):
+                    print(f"plain-JS baseline, {thread} …", flush=True)
+                    report[f"baseline_{thread}"] = summarise(bench_baseline(browser, server.url, configs, rgba, args.runs, args.warmup, thread))
+                print("session options …", flush=True)
+                nanodet = [c for c in configs if c["model"] == "nanodet-m" and c["variant"] in ("base", "int8")]
+                report["session_options"] = {}
+                for label, options in (("arena and pattern on, level all (inpage's)", ""),
+                                       ("arena and pattern off", '&ort={"enableCpuMemArena":false,"enableMemPattern":false}'),
+                                       ("level basic", '&ort={"graphOptimizationLevel":"basic"}')):
+                    report["session_options"][label] = summarise(bench_page(browser, server.url, nanodet, rgba, args.runs, args.warmup, 2, options)) if nanodet else {}
+                report["kept_variants"] = decide_variants(configs, report["page_2_threads"], report["native"])
+                if args.keep_variants:
+                    write_kept_variants(report["kept_variants"])
+                    build(site)
+                    shutil.copytree(ROOT / "bench" / "baseline", site / "baseline", dirs_exist_ok=True)
                 print("live loop …", flush=True)
-                live = bench_live_loop(browser, isolated.url, args.loop_seconds)
-                print("cold start …", flush=True)
-                cold = cold_start(browser, isolated.url)
-                chromium_version = browser.version
+                live_models = [m for m in LIVE_MODELS if any(c["model"] == m for c in configs)]
+                report["live_loop"] = bench_live_loop(browser, server.url, args.loop_seconds, live_models)
+                report["machine"] = {"cpus": os.cpu_count(), "platform": platform.platform(), "chromium": f"Chromium {browser.version}"}
                 browser.close()
+                print("first and repeat visit …", flush=True)
+                report["visits"] = visits(playwright, server.url, server, Path(scratch) / "profile")
         finally:
-            isolated.stop()
-            plain.stop()
+            server.stop()
 
     import onnxruntime
 
-    rows = summarise(page, page_1t, native)
-    threads = page[MODELS[0]]["threads"]
-    print_table(rows, live, cold, threads)
-    report = {
-        "when": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "chromium": chromium_version,
-                    "onnxruntime": onnxruntime.__version__, "page_threads": threads},
-        "rows": rows,
-        "live_loop": live,
-        "cold_start": cold,
-        "runs": args.runs,
-    }
+    report["machine"]["onnxruntime"] = onnxruntime.__version__
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))
-    print(f"\nwrote {args.out}")
+    text = tables(report)
+    args.out.with_suffix(".md").write_text(text)
+    plot(report, args.out.with_suffix(".png"))
+    print(text)
+    print(f"wrote {args.out}, {args.out.with_suffix('.md').name} and {args.out.with_suffix('.png').name}")
     return 0
 
 

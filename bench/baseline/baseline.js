@@ -79,10 +79,17 @@ export function createBaseline({ siteRoot = '../', threads = null, smoothing = '
     return ortReady;
   }
 
-  async function entry(name) {
+  // A model is named "name" or "name@variant" (the benchmark runs variants too).
+  async function entry(key) {
+    const [name, variant] = key.split('@');
     manifest ??= fetchOk(new URL('models/manifest.json', root)).then((r) => r.json());
-    const found = (await manifest).models.find((m) => m.name === name);
+    let found = (await manifest).models.find((m) => m.name === name);
     if (!found) throw new Error(`the manifest has no model "${name}"`);
+    if (variant && variant !== 'base') {
+      const chosen = (found.variants || []).find((v) => v.name === variant);
+      if (!chosen || chosen.size) throw new Error(`model "${name}" has no same-size variant "${variant}"`);
+      found = { ...found, file: chosen.file };
+    }
     if (!DEFAULTS[found.task]) throw new Error(`model "${name}" is a ${found.task} model; the baseline does ${Object.keys(DEFAULTS).join(', ')}`);
     return found;
   }

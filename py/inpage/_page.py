@@ -157,6 +157,16 @@ async def call(method: str, name: str, provider: str, variant, source, options):
         return _web.to_js_payload(_error(exc))
 
 
+async def raw_run(name: str, provider: str, variant, runs: int):
+    """The benchmark's yardstick: the model's own onnxruntime-web session.run on zero inputs, timed in JS."""
+    try:
+        model = await _model(str(name), str(provider), None if variant is None else str(variant))
+        timings = await _web.time_raw_runs(model.session, {spec.name: _zeros(spec) for spec in model.spec.inputs}, int(runs))
+        return _web.to_js_payload({"run_ms": timings, "variant": model.variant, "backend": model.backend})
+    except BaseException as exc:  # noqa: BLE001 - every failure goes back as one line
+        return _web.to_js_payload(_error(exc))
+
+
 def release(name: str) -> None:
     """Close every session of model ``name`` now (any provider or variant)."""
     for key in [k for k in _loads if k[0] == str(name)]:

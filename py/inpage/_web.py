@@ -163,6 +163,16 @@ class WebSession:
     def close(self) -> None:
         self._session.release()
 
+    def js_feeds(self, feeds: dict[str, np.ndarray]):
+        """The feeds as onnxruntime-web tensors holding copies (for timing bare runs); caller disposes them."""
+        js_feeds = js.Object.new()
+        for name, array in feeds.items():
+            _fmt, tensor_type = _TO_JS[array.dtype]
+            raw = to_js(np.ascontiguousarray(array).tobytes())
+            typed = getattr(js, _TYPED_ARRAYS[str(array.dtype) if array.dtype != np.bool_ else "bool"]).new(raw.buffer, raw.byteOffset, array.size)
+            js.Reflect.set(js_feeds, name, self._ort.Tensor.new(tensor_type, typed, to_js(list(array.shape))))
+        return js_feeds
+
     def _take_output(self, name: str, tensor) -> np.ndarray:
         try:
             shape = tuple(int(d) for d in tensor.dims)
@@ -181,6 +191,17 @@ class WebSession:
         finally:
             # Frees the output's memory in onnxruntime-web now (GPU buffers too, under WebGPU).
             tensor.dispose()
+
+
+async def time_raw_runs(session: WebSession, feeds: dict[str, np.ndarray], runs: int) -> list[float]:
+    """Milliseconds of ``runs`` bare ``session.run`` calls on ``feeds``, timed by JavaScript in the worker."""
+    js_feeds = session.js_feeds(feeds)
+    try:
+        times = await _host().timeRuns(session._session, js_feeds, runs)
+        return [float(t) for t in times]
+    finally:
+        for key in js.Object.keys(js_feeds):
+            js.Reflect.get(js_feeds, key).dispose()
 
 
 # ---- conversions for inpage._page ------------------------------------------------------------

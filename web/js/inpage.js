@@ -41,6 +41,8 @@ const settings = {
   variant: new URLSearchParams(location.search).get('variant') || null,
   // Threads for onnxruntime-web (fixed at start-up); null: as many as the machine has, up to 4.
   threads: Number(new URLSearchParams(location.search).get('threads')) || null,
+  // onnxruntime-web session options to override (?ort={"enableMemPattern":false}), for measuring them.
+  sessionOptions: JSON.parse(new URLSearchParams(location.search).get('ort') || 'null'),
 };
 
 /** Register the service worker (sw.js) and wait, briefly, until it controls this page. */
@@ -73,8 +75,8 @@ async function boot() {
   const cache = await cacheLayer();
   const manifest = await client.request('manifest').catch(() => null);
   const prefetch = manifest ? prefetchTasks.map((task) => defaultModel(manifest, task)).filter(Boolean) : [];
-  const { threads } = await client.request('boot', { prefetch, threads: settings.threads });
-  return { cache, threads };
+  const { threads, sessionOptions } = await client.request('boot', { prefetch, threads: settings.threads, sessionOptions: settings.sessionOptions });
+  return { cache, threads, sessionOptions };
 }
 
 const booting = boot();
@@ -301,6 +303,13 @@ window.inpage = {
 
   /** Memory the worker can see: Pyodide's WebAssembly heap and the worker's JS heap, in bytes. */
   memory: () => booting.then(() => client.request('memory')),
+
+  /** A model's bare session.run on zeros, timed in the worker (ms per run): the benchmark's yardstick. */
+  rawRun: (model, { provider, variant, runs = 30 } = {}) => booting.then(() => client.request('rawRun', {
+    model, provider: provider || settings.provider, variant: variant ?? settings.variant, runs })),
+
+  /** What start-up settled: `{cache, threads, sessionOptions}`. */
+  startup: () => booting,
 
   /** Close a model's sessions now (it loads again on next use). */
   release: (name) => booting.then(() => client.request('release', { model: name })),

@@ -24,6 +24,14 @@ const bundles = {};
 // (see README): onnxruntime-web passes them as `!!option`, so they are off unless set here.
 export const SESSION_OPTIONS = { logSeverityLevel: 3, enableCpuMemArena: true, enableMemPattern: true, graphOptimizationLevel: 'all' };
 
+/** Override session options (the benchmark compares them); only these keys, before the first session. */
+export function setSessionOptions(overrides) {
+  for (const key of ['enableCpuMemArena', 'enableMemPattern', 'graphOptimizationLevel']) {
+    if (overrides && key in overrides) SESSION_OPTIONS[key] = overrides[key];
+  }
+  return { ...SESSION_OPTIONS };
+}
+
 /** Threads onnxruntime-web can use: more than one needs SharedArrayBuffer, so cross-origin isolation. */
 export function threadCount(requested = null) {
   if (!globalThis.crossOriginIsolated) return 1;

@@ -10,7 +10,7 @@
 
 import { assetIndex, fetchBytes, siteRoot, verify, versionedUrl, sha256Hex } from './assets.js';
 import { toPythonSource } from './frames.js';
-import { createSession, probeWebGpu, setThreads, warmUp } from './ort-host.js';
+import { SESSION_OPTIONS, createSession, probeWebGpu, setSessionOptions, setThreads, warmUp } from './ort-host.js';
 import { InpageError, serve } from './protocol.js';
 
 const manifestUrl = new URL('models/manifest.json', siteRoot).href;
@@ -19,10 +19,11 @@ const prefetched = new Map();
 let booted = null;
 
 const emit = serve(self, {
-  async boot({ prefetch = [], threads = null }) {
+  async boot({ prefetch = [], threads = null, sessionOptions = null }) {
+    if (!booted) setSessionOptions(sessionOptions);
     booted ??= boot(prefetch, threads);
     await booted;
-    return { result: { threads: setThreads(threads) } };
+    return { result: { threads: setThreads(threads), sessionOptions: { ...SESSION_OPTIONS } } };
   },
   async manifest() {
     return { result: await readManifest() };
@@ -61,6 +62,11 @@ const emit = serve(self, {
   async memory() {
     const { pyodide } = await ready();
     return { result: { pyodideHeap: pyodide._module.HEAP8.buffer.byteLength, jsHeap: performance.memory?.usedJSHeapSize ?? null } };
+  },
+  /** The benchmark's yardstick: a model's bare onnxruntime-web session.run on zeros, timed here in JS. */
+  async rawRun({ model, provider, variant, runs = 30 }) {
+    const { page } = await ready();
+    return answer(await page.raw_run(model, provider, variant ?? null, runs));
   },
   async release({ model }) {
     const { page } = await ready();
@@ -161,6 +167,17 @@ const host = {
   plainData(tensor) {
     const { data } = tensor;
     return typeof Float16Array !== 'undefined' && data instanceof Float16Array ? new Uint16Array(data.buffer, data.byteOffset, data.length) : data;
+  },
+  /** Time `runs` calls of `session.run(feeds)`, in milliseconds each. */
+  async timeRuns(session, feeds, runs) {
+    const times = [];
+    for (let i = 0; i < runs; i += 1) {
+      const started = performance.now();
+      const outputs = await session.run(feeds);
+      times.push(performance.now() - started);
+      for (const tensor of Object.values(outputs)) tensor.dispose();
+    }
+    return times;
   },
   /** Put the typed arrays Python made into the places its JSON skeleton marks with {__tensor__: i}. */
   attachTensors(skeleton, tensors) {

@@ -16,6 +16,7 @@ import gzip
 import json
 from pathlib import Path
 
+from .. import resources
 from .files import sha256_of
 
 INDEX = "assets.json"
@@ -24,6 +25,7 @@ COMPRESSIBLE = {".wasm", ".js", ".mjs", ".json", ".onnx", ".css", ".html", ".txt
 MIN_SIZE = 1024
 MIN_SAVING = 0.05
 BROTLI_QUALITY = 9  # 11 saves ~12% more on the .wasm files but takes ~30 s each; 9 takes ~1.5 s
+CACHE_FROM = 1_000_000  # bytes: compressed copies of files this large are kept in the user cache
 ENCODED_SUFFIXES = (".br", ".gz")
 
 
@@ -40,11 +42,23 @@ def site_files(out: Path) -> list[str]:
     return files
 
 
-def _compress(path: Path) -> dict[str, bytes]:
+def _compress(path: Path, digest: str) -> dict[str, bytes]:
+    """The .br and .gz copies of ``path``; large ones are kept in the user cache by sha256, because a
+    fresh site (a new --out folder, a deleted one) would otherwise spend seconds on the same bytes."""
     import brotli
 
+    cache = resources.cache_dir() / "compressed" if path.stat().st_size >= CACHE_FROM else None
+    if cache is not None and all((cache / f"{digest}{s}").exists() for s in ENCODED_SUFFIXES):
+        return {s: (cache / f"{digest}{s}").read_bytes() for s in ENCODED_SUFFIXES}
     data = path.read_bytes()
-    return {".br": brotli.compress(data, quality=BROTLI_QUALITY), ".gz": gzip.compress(data, 9, mtime=0)}
+    encoded = {".br": brotli.compress(data, quality=BROTLI_QUALITY), ".gz": gzip.compress(data, 9, mtime=0)}
+    if cache is not None:
+        cache.mkdir(parents=True, exist_ok=True)
+        for suffix, blob in encoded.items():
+            temporary = cache / f"{digest}{suffix}.tmp"
+            temporary.write_bytes(blob)
+            temporary.replace(cache / f"{digest}{suffix}")
+    return encoded
 
 
 def build_assets(out: Path, packages: list[str]) -> int:
@@ -64,7 +78,7 @@ def build_assets(out: Path, packages: list[str]) -> int:
         if kept is None or kept.get("sha256") != digest or not all((out / f"{rel}{s}").exists() for s in kept.get("suffixes", [])):
             kept = {"sha256": digest, "suffixes": []}
             size = path.stat().st_size
-            for suffix, data in _compress(path).items():
+            for suffix, data in _compress(path, digest).items():
                 target = out / f"{rel}{suffix}"
                 if len(data) <= size * (1 - MIN_SAVING):
                     target.write_bytes(data)
