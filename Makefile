@@ -21,9 +21,11 @@ test: setup
 test-fast: setup
 	$(PY) -m pytest -m "not browser"
 
-## In-page versus native onnxruntime, per model: writes bench/results/latest.json and prints a table.
+## Every model and variant: native, in the page, and a plain-JS page; live loop; visits.
+## Writes bench/results/latest.{json,md,png}. BENCH_ARGS=--keep-variants records the winners.
+BENCH_ARGS ?=
 bench: setup
-	$(PY) bench/bench.py
+	$(PY) bench/bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf dist .pytest_cache

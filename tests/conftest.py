@@ -225,15 +225,18 @@ def open_page(browser, server):
 
 @pytest.fixture(scope="session")
 def native_models():
-    """Models loaded on CPython with native onnxruntime from the same manifest the site bundles."""
+    """Models loaded on CPython with native onnxruntime from the manifest the site bundles, in the
+    variant the page runs on WASM (the one the benchmark kept for it), so page and native compare like with like."""
     from inpage import load_model
+    from inpage.model import choose_variant, load_spec
 
     manifest = str(ROOT / "models" / "manifest.json")
     cache: dict[str, object] = {}
 
     def get(name: str):
         if name not in cache:
-            cache[name] = run(load_model(name, manifest=manifest))
+            spec, _ = run(load_spec(name, manifest))
+            cache[name] = run(load_model(name, manifest=manifest, variant=choose_variant(spec, "wasm")))
         return cache[name]
 
     return get

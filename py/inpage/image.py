@@ -5,8 +5,8 @@ The same rules hold on CPython and in the page, for every path an image can take
 * **Orientation.** An EXIF orientation tag is applied, so a phone photo is upright, as a browser
   shows it; boxes and keypoints come back in the upright image's pixels.
 * **Transparency.** Pixels are composited over white (:data:`ALPHA_BACKGROUND`), whatever colour
-  hides under alpha 0. A canvas hands over RGBA with its colour already multiplied by alpha, so
-  compositing is the one rule every source can follow.
+  hides under alpha 0. A canvas stores colour multiplied by alpha, so what hides under alpha 0 is
+  lost by the time the page reads its pixels: compositing is the one rule every source can follow.
 * **Depth.** 16-bit images are scaled to 8 bits (``value >> 8``), for grayscale and colour.
 * **Formats.** :data:`FORMATS` are read on both sides (Pyodide's Pillow reads no AVIF or HEIC);
   anything else, a damaged file, or an image over :data:`MAX_PIXELS` raises

@@ -46,8 +46,21 @@ function current() {
 
 function options() {
   const { info } = current();
-  if (info?.task === 'detect') return { model: info.name, scoreThreshold: Number(threshold.value) };
-  return { model: info?.name };
+  const variant = $('variant').value || undefined;
+  if (info?.task === 'detect') return { model: info.name, variant, scoreThreshold: Number(threshold.value) };
+  return { model: info?.name, variant };
+}
+
+/** Offer the chosen model's variants; "auto" runs the one the benchmark kept for the provider. */
+function fillVariants(info) {
+  const select = $('variant');
+  select.replaceChildren(...['', ...(info?.variants || ['base'])].map((name) => {
+    const option = document.createElement('option');
+    option.value = name;
+    option.textContent = name || 'auto';
+    return option;
+  }));
+  select.disabled = (info?.variants || []).length < 2;
 }
 
 /** Why the camera cannot be used, in words a user can act on. */
@@ -241,6 +254,7 @@ async function openFile(file) {
 async function useModel() {
   const { info } = current();
   if (!info) return;
+  fillVariants(info);
   $('effect-label').hidden = info.task !== 'segment';
   const defaults = { detect: info.scoreThreshold ?? 0.35, pose: 0.3, segment: 0.5 };
   threshold.value = defaults[info.task];
@@ -248,7 +262,7 @@ async function useModel() {
   $('threshold-label').firstChild.textContent = { detect: 'Score threshold ', pose: 'Keypoint threshold ', segment: 'Mask threshold ' }[info.task];
   if (!still.hidden) processOnce(still);
   try {
-    reportBackend(notices, await inpage.loadModel(info.name));
+    reportBackend(notices, await inpage.loadModel(info.name, { variant: $('variant').value || undefined }));
     clearNotice(notices, 'model');
   } catch (error) {
     notify(notices, 'error', `${info.name} could not be loaded: ${error.message}`, 'model');
@@ -260,6 +274,10 @@ $('stop').addEventListener('click', stop);
 $('sample').addEventListener('click', () => play({ url: 'samples/sample-clip.webm' }).catch((error) => notify(notices, 'error', `The sample clip could not play: ${error.message}`, 'detect')));
 $('file').addEventListener('change', (event) => { const [file] = event.target.files; if (file) openFile(file); });
 modelSelect.addEventListener('change', useModel);
+$('variant').addEventListener('change', () => {
+  inpage.loadModel(current().info.name, { variant: $('variant').value || undefined }).catch((error) => notify(notices, 'error', error.message, 'model'));
+  if (!still.hidden) processOnce(still);
+});
 threshold.addEventListener('change', () => { if (!still.hidden) processOnce(still); });
 $('effect').addEventListener('change', () => { if (!still.hidden) processOnce(still); });
 

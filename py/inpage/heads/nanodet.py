@@ -44,6 +44,9 @@ class NanoDetGFL(Head):
         reg_max = spec.head.get("reg_max", 10)
         if not isinstance(reg_max, int) or reg_max < 1:
             return [f"head.reg_max must be a positive integer, not {reg_max!r}"]
+        if spec.labels and len(spec.labels) == 4 * (reg_max + 1):
+            # Scores and box distributions are told apart by their width; here they would be equal.
+            return [f"labels has {len(spec.labels)} entries, as many as the box distributions' width; NanoDet's outputs cannot be told apart"]
         return []
 
     @classmethod
