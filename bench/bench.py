@@ -204,14 +204,12 @@ def bench_live_loop(browser, url: str, seconds: float, models: list[str], query:
         page.click("#start")
         page.wait_for_function(f"window.inpageDemo.frames > 3 && inpageDemo.last.model === '{name}'", timeout=120_000)
         page.evaluate(LONG_TASKS)
-        page.evaluate("""() => { window.benchFrames = []; let seen = inpageDemo.last;
-            const poll = () => { if (inpageDemo.last !== seen) { seen = inpageDemo.last; benchFrames.push(seen.timings); }
-                if (window.benchRunning) requestAnimationFrame(poll); };
-            window.benchRunning = true; poll(); }""")
+        # The page keeps its recent frames' timings itself: polling them here every animation
+        # frame would keep the compositor busy and slow the very loop being measured.
         start_frames = page.evaluate("inpageDemo.frames")
         time.sleep(seconds)
         frames = page.evaluate("inpageDemo.frames") - start_frames
-        timings = page.evaluate("window.benchRunning = false, benchFrames")
+        timings = page.evaluate(f"inpageDemo.history.slice(-{max(frames, 1)})")
         long_tasks = page.evaluate("benchLongTasks")
         variant = page.evaluate("inpageDemo.last.variant")
         # The API back to back on the same video, still playing on the page: the page's loop is

@@ -103,6 +103,9 @@ def test_upload_then_bad_files_then_upload_again(open_page):
 
     page.set_input_files("#file", str(FIXTURES / "truncated.jpg"))
     page.wait_for_selector(".notice.error >> text=truncated")
+    # One line naming the cause, never a Python traceback.
+    message = page.locator(".notice.error").inner_text()
+    assert "\n" not in message and "Traceback" not in message and "PythonError" not in message
 
     # The page keeps working: a good image clears the error and is classified.
     page.set_input_files("#file", str(SAMPLES / "chelsea.png"))

@@ -27,8 +27,10 @@ const TASKS = {
   },
 };
 
-const state = { running: false, generation: 0, stream: null, starting: null, frameTimes: [], frames: 0, presented: 0 };
-window.inpageDemo = state; // for tests and the console: frames processed, last result
+const state = { running: false, generation: 0, stream: null, starting: null, frameTimes: [], frames: 0, presented: 0, history: [], shownAt: 0 };
+window.inpageDemo = state; // for tests, the benchmark and the console: frames processed, last result, recent timings
+const HISTORY = 600; // recent frames' timings, for the benchmark; bounded
+const READOUT_EVERY_MS = 250; // the numbers change four times a second: each update costs the main thread a layout
 
 bindProgress($('loader'));
 describeEnvironment($('env'), notices);
@@ -206,6 +208,8 @@ async function processOnce(source, generation = state.generation) {
     showReadout(result, task);
     state.last = result;
     state.frames += 1;
+    state.history.push(result.timings);
+    if (state.history.length > HISTORY) state.history.splice(0, state.history.length - HISTORY);
     clearNotice(notices, 'detect');
     return true;
   } catch (error) {
@@ -222,6 +226,8 @@ function showReadout(result, task) {
   while (state.frameTimes.length && now - state.frameTimes[0] > 2000) state.frameTimes.shift();
   const span = (now - state.frameTimes[0]) / 1000;
   state.fps = state.frameTimes.length > 1 && span > 0 ? (state.frameTimes.length - 1) / span : null;
+  if (now - state.shownAt < READOUT_EVERY_MS && state.frameTimes.length > 1) return;
+  state.shownAt = now;
   $('fps').textContent = state.fps == null ? '–' : state.fps.toFixed(1);
   for (const cell of document.querySelectorAll('#readout [data-t]')) cell.textContent = ms(result.timings[cell.dataset.t]);
   $('backend').textContent = `${result.backend.toUpperCase()}${result.variant && result.variant !== 'base' ? ` · ${result.variant}` : ''}`;
