@@ -80,9 +80,11 @@ def variants_of(project: Path, model: str) -> dict[str, dict]:
 
 def test_optimizing_twice_gives_the_same_bytes(blazeface_project, small_photos, quick):
     lines = list(opt.optimize_project(blazeface_project, photos=small_photos))
-    assert any(line.startswith("blazeface: opt:") for line in lines) and any(line.startswith("blazeface: int8:") for line in lines), lines
+    assert any(line.startswith("blazeface: int8:") for line in lines), lines
+    # BlazeFace's graph-optimised copy is larger than the base for the same graph at run time: not kept.
+    assert "blazeface: opt: not kept: larger than the base" in "\n".join(lines)
     first = variants_of(blazeface_project, "blazeface")
-    assert set(first) == {"opt", "int8"}
+    assert set(first) == {"int8"}
     for variant in first.values():
         path = blazeface_project / "models" / variant["file"]
         assert sha256(path) == variant["sha256"]
@@ -97,7 +99,7 @@ def test_without_force_up_to_date_variants_are_kept(blazeface_project, small_pho
     list(opt.optimize_project(blazeface_project, photos=small_photos))
     files = {p.name: p.stat().st_mtime_ns for p in (blazeface_project / "models").iterdir() if p.is_file()}
     lines = list(opt.optimize_project(blazeface_project, photos=small_photos))
-    assert lines == ["blazeface: opt: up to date (base unchanged), kept", "blazeface: int8: up to date (base unchanged), kept"]
+    assert lines[1] == "blazeface: int8: up to date (base unchanged), kept" and lines[0].startswith("blazeface: opt: not kept")
     assert {p.name: p.stat().st_mtime_ns for p in (blazeface_project / "models").iterdir() if p.is_file()} == files
 
     # A variant file that no longer matches its sha256 is made again.
@@ -129,8 +131,8 @@ def test_only_the_variants_key_changes(blazeface_project, small_photos, quick):
     list(opt.optimize_project(blazeface_project, photos=small_photos))
     after = read_manifest(manifest.read_text(), "m")[0]
     assert after["description"] == "edited by someone else"
-    assert [v["name"] for v in after["variants"]] == ["opt", "int8", "mine"]
-    assert after["variants"][2]["providers"] == ["wasm"]
+    assert [v["name"] for v in after["variants"]] == ["int8", "mine"]
+    assert after["variants"][1]["providers"] == ["wasm"]
     assert {k: v for k, v in after.items() if k != "variants"} == {k: v for k, v in entries[0].items() if k != "variants"}
 
 

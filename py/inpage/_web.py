@@ -34,28 +34,25 @@ from . import errors
 from .errors import InferenceError, InvalidArgumentError, ModelLoadError
 from .manifest import TensorSpec
 
-# numpy dtype -> (PyBuffer format for getBuffer, onnxruntime-web tensor type)
-_TO_JS = {
-    np.dtype(np.float32): ("f32", "float32"),
-    np.dtype(np.float16): ("u16", "float16"),
-    np.dtype(np.float64): ("f64", "float64"),
-    np.dtype(np.int8): ("i8", "int8"),
-    np.dtype(np.uint8): ("u8", "uint8"),
-    np.dtype(np.int16): ("i16", "int16"),
-    np.dtype(np.uint16): ("u16", "uint16"),
-    np.dtype(np.int32): ("i32", "int32"),
-    np.dtype(np.uint32): ("u32", "uint32"),
-    np.dtype(np.int64): ("i64", "int64"),
-    np.dtype(np.uint64): ("u64", "uint64"),
-    np.dtype(np.bool_): ("u8", "bool"),
-}
-_FROM_JS = {tensor_type: dtype for dtype, (_fmt, tensor_type) in _TO_JS.items()}
-# numpy dtype -> the JavaScript typed array that holds it, for results sent back to the page.
-_TYPED_ARRAYS = {
-    "float32": "Float32Array", "float16": "Uint16Array", "float64": "Float64Array", "int8": "Int8Array",
-    "uint8": "Uint8Array", "int16": "Int16Array", "uint16": "Uint16Array", "int32": "Int32Array",
-    "uint32": "Uint32Array", "int64": "BigInt64Array", "uint64": "BigUint64Array", "bool": "Uint8Array",
-}
+# Each dtype that crosses: numpy's, getBuffer's format for a view of it, onnxruntime-web's tensor type,
+# and the JavaScript typed array that holds it (float16 travels as its bits, bool as bytes).
+_DTYPES = [
+    (np.float32, "f32", "float32", "Float32Array"),
+    (np.float16, "u16", "float16", "Uint16Array"),
+    (np.float64, "f64", "float64", "Float64Array"),
+    (np.int8, "i8", "int8", "Int8Array"),
+    (np.uint8, "u8", "uint8", "Uint8Array"),
+    (np.int16, "i16", "int16", "Int16Array"),
+    (np.uint16, "u16", "uint16", "Uint16Array"),
+    (np.int32, "i32", "int32", "Int32Array"),
+    (np.uint32, "u32", "uint32", "Uint32Array"),
+    (np.int64, "i64", "int64", "BigInt64Array"),
+    (np.uint64, "u64", "uint64", "BigUint64Array"),
+    (np.bool_, "u8", "bool", "Uint8Array"),
+]
+_TO_JS = {np.dtype(dtype): (fmt, tensor_type) for dtype, fmt, tensor_type, _array in _DTYPES}
+_FROM_JS = {tensor_type: np.dtype(dtype) for dtype, _fmt, tensor_type, _array in _DTYPES}
+_TYPED_ARRAYS = {tensor_type: array for _dtype, _fmt, tensor_type, array in _DTYPES}
 
 
 def _host():
@@ -167,9 +164,9 @@ class WebSession:
         """The feeds as onnxruntime-web tensors holding copies (for timing bare runs); caller disposes them."""
         js_feeds = js.Object.new()
         for name, array in feeds.items():
-            _fmt, tensor_type = _TO_JS[array.dtype]
+            tensor_type = _TO_JS[array.dtype][1]
             raw = to_js(np.ascontiguousarray(array).tobytes())
-            typed = getattr(js, _TYPED_ARRAYS[str(array.dtype) if array.dtype != np.bool_ else "bool"]).new(raw.buffer, raw.byteOffset, array.size)
+            typed = getattr(js, _TYPED_ARRAYS[tensor_type]).new(raw.buffer, raw.byteOffset, array.size)
             js.Reflect.set(js_feeds, name, self._ort.Tensor.new(tensor_type, typed, to_js(list(array.shape))))
         return js_feeds
 
@@ -279,7 +276,7 @@ def to_js_payload(payload: dict) -> Any:
     if tensors:
         converted = js.Array.new()
         for array in tensors:
-            kind = "bool" if array.dtype == np.bool_ else str(array.dtype)
+            kind = _TO_JS[array.dtype][1] if array.dtype in _TO_JS else str(array.dtype)
             if kind == "object":
                 data = to_js([str(v) for v in array.reshape(-1)])
                 kind = "string"

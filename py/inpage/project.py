@@ -21,7 +21,6 @@ onnxruntime-web's WASM build lacks.
 from __future__ import annotations
 
 import ast
-import hashlib
 import json
 import os
 import shutil
@@ -30,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .bundle.files import sha256_of
 from .errors import InpageError, ProjectError
 from .heads import get_head, guess_head
 from .manifest import ModelSpec, dump_manifest, graph_problems, parse_entry, read_manifest
@@ -371,14 +371,6 @@ def _zipmap_labels(node) -> list:
     return []
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _smoke_test(path: Path, spec: ModelSpec) -> list[str]:
     """Load the model in native onnxruntime and check the entry against the session; problems, one line each."""
     import onnxruntime as ort
@@ -438,7 +430,7 @@ def add_model(
         notes.extend(fix_model(model, target, plan.fixes))
     elif target.resolve() != model.resolve():
         shutil.copyfile(model, target)
-    entry["sha256"] = _sha256(target)
+    entry["sha256"] = sha256_of(target)
     entry["inputs"] = [t.as_json() for t in inspect_model(target).inputs]
     entry["outputs"] = [t.as_json() for t in inspect_model(target).outputs]
 

@@ -9,18 +9,14 @@ graphs name their outputs arbitrarily. A new head is one new module in this fold
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
-from ..errors import ManifestError
 from ..manifest import ModelSpec
+from ..registry import Registry
 
-_HEADS: dict[str, type["Head"]] = {}
-_discovered = False
 
 
 @dataclass
@@ -72,35 +68,25 @@ class Head:
         return len(self.spec.labels) if self.spec.labels else None
 
 
+_HEADS: Registry[type[Head]] = Registry(__name__, __path__, "head.type")
+
+
 def register_head(cls: type[Head]) -> type[Head]:
-    _HEADS[cls.name] = cls
-    return cls
-
-
-def _discover() -> None:
-    global _discovered
-    if not _discovered:
-        _discovered = True
-        for module in pkgutil.iter_modules(__path__):
-            importlib.import_module(f"{__name__}.{module.name}")
+    """Class decorator: make ``cls`` the decoder for manifest entries with ``"head": {"type": cls.name}``."""
+    return _HEADS.add(cls.name, cls)
 
 
 def head_names() -> tuple[str, ...]:
-    _discover()
-    return tuple(sorted(_HEADS))
+    return _HEADS.names()
 
 
 def get_head(name: Any) -> type[Head]:
-    _discover()
-    if name not in _HEADS:
-        raise ManifestError(f"head.type must be one of {', '.join(head_names())}, not {name!r}")
-    return _HEADS[name]
+    return _HEADS.get(name)
 
 
 def guess_head(spec: ModelSpec) -> str | None:
     """The head whose output layout ``spec``'s outputs match, if exactly one does."""
-    _discover()
-    found = [name for name, head in sorted(_HEADS.items()) if head.matches(spec)]
+    found = [name for name, head in _HEADS.items() if head.matches(spec)]
     return found[0] if len(found) == 1 else None
 
 

@@ -12,8 +12,6 @@ Options are checked here, at the API boundary: a bad threshold or ``top_k`` rais
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from typing import Any, ClassVar
 
 import numpy as np
@@ -22,42 +20,27 @@ from ..errors import InvalidArgumentError, ManifestError
 from ..image import to_rgb
 from ..manifest import ModelSpec
 from ..preprocess import FrameTransform, TensorWriter, fit_to_input
+from ..registry import Registry
 
-_TASKS: dict[str, type["Task"]] = {}
-_discovered = False
+_TASKS: Registry[type["Task"]] = Registry(__name__, __path__, "task")
 
 
 def register_task(cls: type["Task"]) -> type["Task"]:
     """Class decorator: make ``cls`` the task for manifest entries with ``"task": cls.name``."""
-    _TASKS[cls.name] = cls
-    return cls
-
-
-def _discover() -> None:
-    global _discovered
-    if not _discovered:
-        _discovered = True
-        for module in pkgutil.iter_modules(__path__):
-            importlib.import_module(f"{__name__}.{module.name}")
+    return _TASKS.add(cls.name, cls)
 
 
 def task_names() -> tuple[str, ...]:
-    _discover()
-    return tuple(sorted(_TASKS))
+    return _TASKS.names()
 
 
 def get_task(name: str) -> type["Task"]:
-    _discover()
-    try:
-        return _TASKS[name]
-    except KeyError:
-        raise ManifestError(f"unknown task {name!r}; inpage knows {', '.join(task_names())}") from None
+    return _TASKS.get(name)
 
 
 def task_for_method(method: str) -> type["Task"] | None:
     """The task a :class:`~inpage.model.Model` method name runs (``classify`` -> the classify task)."""
-    _discover()
-    return next((task for task in _TASKS.values() if task.method == method), None)
+    return next((task for _name, task in _TASKS.items() if task.method == method), None)
 
 
 class Task:
