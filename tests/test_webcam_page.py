@@ -149,7 +149,8 @@ def test_granted_camera_shows_people_then_faces_with_a_frame_rate(open_page):
     page.wait_for_function("parseFloat(document.querySelector('#fps').textContent) > 0")
     for stage in ["capture_ms", "preprocess_ms", "inference_ms", "postprocess_ms", "draw_ms"]:
         assert page.locator(f"[data-t={stage}]").inner_text().endswith(" ms"), stage
-    assert page.locator("#backend").inner_text() == "WASM"
+    variant = page.evaluate("inpageDemo.last.variant")
+    assert page.locator("#backend").inner_text() == ("WASM" if variant == "base" else f"WASM · {variant}")
 
     page.select_option("#model", "blazeface")
     page.wait_for_function("inpageDemo.last.model === 'blazeface' && inpageDemo.last.detections.length > 0", timeout=120_000)
