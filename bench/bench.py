@@ -261,10 +261,26 @@ def visits(playwright, url: str, server: Server, profile: Path) -> dict:
     return results
 
 
+def accurate_enough(report: dict) -> bool:
+    """Whether a variant's accuracy report (held-out photos, against fp32) allows it to run by default:
+    a detector loses no confident (>= 0.5) detection and adds at most one; a classifier agrees on the
+    top class 90% of the time; keypoints stay within 5 px; masks overlap by 0.9 IoU."""
+    accuracy = report.get("accuracy", {})
+    if "confident" in accuracy:
+        return accuracy["confident"]["missed"] == 0 and accuracy["confident"]["extra"] <= 1
+    if "top1_agreement" in accuracy:
+        return accuracy["top1_agreement"] >= 0.9
+    if "mean_confident_keypoint_distance_px" in accuracy:
+        return accuracy["mean_confident_keypoint_distance_px"] <= 5.0
+    if "mean_iou" in accuracy:
+        return accuracy["mean_iou"] >= 0.9
+    return "max_output_difference" in report  # a graph-optimised copy: the same outputs
+
+
 def decide_variants(configs: list[dict], page2: dict, page1: dict, native: dict) -> dict:
-    """Per model, the variant each provider keeps: the fastest same-size variant that is at least 10%
-    faster than the base. On WASM two measurements must agree, because the page's timings are
-    noisy: the bare session.run at 2 threads and the whole call at 1 thread."""
+    """Per model, the variant each provider keeps: the fastest same-size variant, accurate enough to run
+    by default, that is at least 10% faster than the base. On WASM two measurements must agree,
+    because the page's timings are noisy: the bare session.run at 2 threads and the whole call at 1 thread."""
     kept: dict[str, dict[str, str]] = {}
     by_model: dict[str, list[dict]] = {}
     for config in configs:
@@ -275,7 +291,7 @@ def decide_variants(configs: list[dict], page2: dict, page1: dict, native: dict)
 
     for model, group in by_model.items():
         base = f"{model}@base"
-        candidates = [c for c in group if c["variant"] != "base" and not c["size"]]
+        candidates = [c for c in group if c["variant"] != "base" and not c["size"] and accurate_enough(c.get("report", {}))]
         wasm = [c for c in candidates if faster(page2, "raw_stats", key(c), base) and faster(page1, "total", key(c), base)]
         cpu = [c for c in candidates if faster(native, "total", key(c), base)]
         if wasm:
@@ -303,6 +319,24 @@ def summarise(runs: dict) -> dict:
             result["raw_stats"] = stats(result["raw"])
         del result["timings"]
     return runs
+
+
+def accuracy_summary(report: dict) -> str:
+    """A variant report's accuracy in words: what `inpage optimize` measured on the held-out photos."""
+    accuracy = report.get("accuracy", {})
+    if "confident" in accuracy:
+        c, d = accuracy["confident"], accuracy["default"]
+        return (f"confident (>= 0.5): {c['matched']}/{c['base_detections']} matched, {c['extra']} extra; "
+                f"at the default threshold: {d['matched']}/{d['base_detections']}, {d['extra']} extra")
+    if "top1_agreement" in accuracy:
+        return f"top-1 agreement {accuracy['top1_agreement']:.0%}, top-5 {accuracy['top5_agreement']:.0%}"
+    if "mean_confident_keypoint_distance_px" in accuracy:
+        return f"confident keypoints {accuracy['mean_confident_keypoint_distance_px']:.1f} px from fp32's"
+    if "mean_iou" in accuracy:
+        return f"mask IoU {accuracy['mean_iou']:.2f} (lowest {accuracy['min_iou']:.2f})"
+    if "max_output_difference" in report:
+        return f"outputs equal within {report['max_output_difference']:.2g}"
+    return "–"
 
 
 def fmt(value, digits=1) -> str:
@@ -369,9 +403,8 @@ def tables(report: dict) -> str:
     for name, config in report["configs"].items():
         if config["variant"] == "base":
             continue
-        summary = {k: v for k, v in config.get("report", {}).items() if k not in ("file", "base_sha256", "native_ms", "bytes", "source_sha256")}
         kept = ", ".join(p for p, v in report["kept_variants"].get(config["model"], {}).items() if v == config["variant"]) or "–"
-        lines.append(f"| {config['model']} | {config['variant']} | {json.dumps(summary)[:160]} | {kept} |")
+        lines.append(f"| {config['model']} | {config['variant']} | {accuracy_summary(config.get('report', {}))} | {kept} |")
     return "\n".join(lines) + "\n"
 
 
@@ -389,7 +422,7 @@ def plot(report: dict, path: Path) -> None:
     for i, (label, source) in enumerate(series):
         values = [source.get(n, {}).get("total", {}).get("median") or 0 for n in names]
         left.bar(np.arange(len(names)) + (i - 1.5) * width, values, width, label=label)
-    left.set_xticks(np.arange(len(names)), [n.replace("@", "\n") for n in names], fontsize=7)
+    left.set_xticks(np.arange(len(names)), [n.replace("@", "\n") for n in names], fontsize=7, rotation=30)
     left.set_ylabel("ms per frame (median)")
     left.set_yscale("log")
     left.legend()

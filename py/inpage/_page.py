@@ -63,9 +63,23 @@ async def _load(name: str, provider: str, variant: str | None) -> Model:
     model = await load_model(name, provider=provider, variant=variant)
     # One run on zeros: a session's first run pays for kernel set-up (and, under WebGPU, shader
     # compiles). Paying it now, while the user is still choosing an image or starting the
-    # camera, makes the first real result come sooner.
+    # camera, makes the first real result come sooner. Image tasks also decode and fit a tiny
+    # PNG: the first image pays for Pillow's plug-ins being imported (hundreds of ms in the page).
     await model.run({spec.name: _zeros(spec) for spec in model.spec.inputs})
+    if model.task.image_input:
+        async with model.lock:
+            model.task.prepare(_tiny_png(), model.task.options({}))
     return model
+
+
+def _tiny_png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (4, 4)).save(buffer, "PNG")
+    return buffer.getvalue()
 
 
 def _zeros(spec):
