@@ -208,8 +208,12 @@ class _Entry:
         return value
 
 
+_TYPE_WORDS = {"str": "string", "dict": "object", "int": "integer", "float": "number", "list": "list", "bool": "boolean"}
+
+
 def _article(names: str) -> str:
-    readable = names.replace("str", "string").replace("dict", "object").replace("list", "list").replace("int", "integer")
+    """'a string', 'an object', 'a number or integer': the expected type in words."""
+    readable = " or ".join(_TYPE_WORDS.get(name, name) for name in names.split(" or "))
     return ("an " if readable[0] in "aeiou" else "a ") + readable
 
 

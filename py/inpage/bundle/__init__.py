@@ -21,7 +21,6 @@ second run with nothing changed copies nothing, and a step whose output has gone
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from pathlib import Path
 
@@ -141,10 +140,6 @@ def build_site(out: Path, project: Path | None = None, steps: tuple[str, ...] = 
     packages = json.loads(packages_file.read_text()) if packages_file.exists() else ["inpage"]
     log.step("assets", build_assets(out, packages))
     return log.changed
-
-
-def clean(out: Path) -> None:
-    shutil.rmtree(out, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:
