@@ -85,7 +85,7 @@ def _tiny_png() -> bytes:
 def _zeros(spec):
     import numpy as np
 
-    from .tasks.run import NUMPY_TYPES
+    from .manifest import NUMPY_TYPES
 
     shape = tuple(d if isinstance(d, int) else 1 for d in (spec.shape or (1,)))
     if spec.dtype == "string":

@@ -23,7 +23,7 @@ from typing import Union
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import ImageDecodeError
+from .errors import ImageDecodeError, one_line
 
 ImageInput = Union[bytes, bytearray, memoryview, Image.Image, np.ndarray]
 
@@ -84,7 +84,7 @@ def decode(data: bytes | bytearray | memoryview) -> Image.Image:
     except MemoryError:
         raise ImageDecodeError("ran out of memory decoding the image; use a smaller image") from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError) as exc:
-        raise ImageDecodeError(f"the image is damaged or truncated ({_reason(exc)})") from None
+        raise ImageDecodeError(f"the image is damaged or truncated ({one_line(exc)})") from None
 
 
 def from_array(array: np.ndarray) -> Image.Image:
@@ -147,8 +147,3 @@ def _check_size(width: int, height: int) -> None:
             f"the image is {width}x{height} ({width * height / 1e6:.0f} megapixels), over inpage's limit of "
             f"{MAX_PIXELS / 1e6:.0f}; downscale it first"
         )
-
-
-def _reason(error: BaseException) -> str:
-    text = " ".join(str(error).split())
-    return text or type(error).__name__

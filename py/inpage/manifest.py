@@ -43,6 +43,8 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
+
 from .errors import ManifestError
 
 LAYOUTS = ("NCHW", "NHWC")
@@ -52,6 +54,12 @@ ACTIVATIONS = ("softmax", "sigmoid", "none")
 # Tensor element types onnxruntime-web can pass in and out of a session, by their manifest name.
 DTYPES = ("float32", "float16", "float64", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64", "bool", "string")
 IMAGE_INPUT_DTYPES = ("float32", "float16", "uint8", "int32")
+# The numpy type of each tensor dtype (strings stay Python objects).
+NUMPY_TYPES = {
+    "float32": np.float32, "float16": np.float16, "float64": np.float64, "int8": np.int8, "uint8": np.uint8,
+    "int16": np.int16, "uint16": np.uint16, "int32": np.int32, "uint32": np.uint32, "int64": np.int64,
+    "uint64": np.uint64, "bool": np.bool_,
+}
 
 Dim = int | str | None
 

@@ -174,13 +174,7 @@ def inspect_model(path: Path, model=None) -> GraphInfo:
                 external.add(location)
     final_ops = {name: _final_op(name, producers) for name in [o.name for o in outputs]}
     zipmap = [name for name in kinds if producers.get(name) is not None and producers[name].op_type == "ZipMap"]
-    zipmap_labels = None
-    for name in zipmap:
-        for attribute in producers[name].attribute:
-            if attribute.name == "classlabels_int64s":
-                zipmap_labels = list(attribute.ints)
-            elif attribute.name == "classlabels_strings":
-                zipmap_labels = [s.decode() for s in attribute.strings]
+    zipmap_labels = next((zipmap_class_labels(producers[name]) for name in zipmap), None)
     return GraphInfo(
         path=path,
         file_size=path.stat().st_size if path.exists() else model.ByteSize(),
@@ -197,6 +191,16 @@ def inspect_model(path: Path, model=None) -> GraphInfo:
         zipmap_outputs=zipmap,
         zipmap_labels=zipmap_labels,
     )
+
+
+def zipmap_class_labels(node) -> list:
+    """The class labels a ZipMap node maps its probabilities to (ints or strings)."""
+    for attribute in node.attribute:
+        if attribute.name == "classlabels_int64s":
+            return list(attribute.ints)
+        if attribute.name == "classlabels_strings":
+            return [s.decode() for s in attribute.strings]
+    return []
 
 
 def element_count(tensor) -> int:

@@ -16,12 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from .manifest import ImageSpec
+from .manifest import NUMPY_TYPES, ImageSpec
 
 # Bilinear with Pillow's antialiasing filter: close to what the models were trained with, and
 # the same C code in Pillow on CPython and in Pyodide.
 RESAMPLE = Image.Resampling.BILINEAR
-NUMPY_DTYPES = {"float32": np.float32, "float16": np.float16, "uint8": np.uint8, "int32": np.int32}
 
 
 @dataclass(frozen=True)
@@ -51,17 +50,6 @@ class FrameTransform:
         out[..., 1] = (points[..., 1] - self.offset_y) / self.scale_y
         return out
 
-    def input_box_in_frame(self, width: int, height: int) -> tuple[float, float, float, float]:
-        """Where the model's whole ``width`` x ``height`` input lies in frame pixels (may exceed the frame)."""
-        x0, y0 = (0 - self.offset_x) / self.scale_x, (0 - self.offset_y) / self.scale_y
-        return x0, y0, x0 + width / self.scale_x, y0 + height / self.scale_y
-
-    def as_json(self) -> dict:
-        return {
-            "scale": [self.scale_x, self.scale_y],
-            "offset": [self.offset_x, self.offset_y],
-            "frame": [self.frame_width, self.frame_height],
-        }
 
 
 def fit_to_input(image: Image.Image, spec: ImageSpec) -> tuple[Image.Image, FrameTransform]:
@@ -132,7 +120,7 @@ class TensorWriter:
         self.spec = spec
         channels = spec.channels
         shape = (batch, channels, spec.height, spec.width) if spec.layout == "NCHW" else (batch, spec.height, spec.width, channels)
-        self.tensor = np.zeros(shape, dtype=NUMPY_DTYPES[spec.dtype])
+        self.tensor = np.zeros(shape, dtype=NUMPY_TYPES[spec.dtype])
         # Source channel index for each model channel: BGR models read RGB pixels backwards.
         self.channel_source = (2, 1, 0) if spec.channel_order == "BGR" and channels == 3 else tuple(range(channels))
         self.mean = np.asarray(spec.mean, dtype=np.float32)

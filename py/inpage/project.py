@@ -33,7 +33,7 @@ from .bundle.files import sha256_of
 from .errors import InpageError, ProjectError
 from .heads import get_head, guess_head
 from .manifest import ModelSpec, dump_manifest, graph_problems, parse_entry, read_manifest
-from .onnxinfo import SINGLE_FILE_LIMIT, GraphInfo, inspect_model, load
+from .onnxinfo import SINGLE_FILE_LIMIT, GraphInfo, inspect_model, load, zipmap_class_labels
 from .tasks import task_names
 
 IMAGENET = {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225], "units": "0-1"}
@@ -334,7 +334,7 @@ def fix_model(source: Path, target: Path, fixes: list[str]) -> list[str]:
             for i, value in enumerate(graph.output):
                 if value.name == output_name:
                     graph.output.remove(value)
-                    classes = len(_zipmap_labels(node))
+                    classes = len(zipmap_class_labels(node))
                     graph.output.insert(i, helper.make_tensor_value_info(output_name, onnx.TensorProto.FLOAT, ["N", classes]))
                     break
             notes.append(f"output {output_name!r}: skl2onnx's ZipMap (a list of dicts, which onnxruntime-web cannot read) replaced by its probability tensor")
@@ -360,15 +360,6 @@ def fix_model(source: Path, target: Path, fixes: list[str]) -> list[str]:
         scratch_path.unlink(missing_ok=True)
         raise ProjectError(f"the fixed model does not pass onnx's checker: {' '.join(str(exc).split())[:300]}") from None
     return notes
-
-
-def _zipmap_labels(node) -> list:
-    for attribute in node.attribute:
-        if attribute.name == "classlabels_int64s":
-            return list(attribute.ints)
-        if attribute.name == "classlabels_strings":
-            return list(attribute.strings)
-    return []
 
 
 def _smoke_test(path: Path, spec: ModelSpec) -> list[str]:
@@ -431,8 +422,9 @@ def add_model(
     elif target.resolve() != model.resolve():
         shutil.copyfile(model, target)
     entry["sha256"] = sha256_of(target)
-    entry["inputs"] = [t.as_json() for t in inspect_model(target).inputs]
-    entry["outputs"] = [t.as_json() for t in inspect_model(target).outputs]
+    written = inspect_model(target)
+    entry["inputs"] = [t.as_json() for t in written.inputs]
+    entry["outputs"] = [t.as_json() for t in written.outputs]
 
     if python is not None:
         entry["python"] = _place_python(python, folder, models_dir)
@@ -455,7 +447,7 @@ def add_model(
     problems = _smoke_test(target, spec)
     if problems:
         raise ProjectError(problems[0])
-    for support in inspect_model(target).op_support():
+    for support in written.op_support():
         if support.status == "unsupported":
             notes.append(f"warning: op {support.domain}:{support.op_type} is not in onnxruntime-web's WASM build; the page cannot run this model on WASM")
         elif support.status == "partial":

@@ -17,6 +17,7 @@
 // Errors reject with an InpageError: `name` says what kind (ImageDecodeError, ModelLoadError,
 // InvalidArgumentError, ...), `message` is one line naming the cause and what to do.
 
+import { threadCount } from './ort-host.js';
 import { InpageError, createClient } from './protocol.js';
 
 const siteRoot = new URL('../', import.meta.url);
@@ -73,7 +74,7 @@ async function boot() {
   performance.mark('inpage:cache');
   emit('progress', { stage: 'cache', message: 'Starting…', fraction: 0.02 });
   const cache = await cacheLayer();
-  const manifest = await client.request('manifest').catch(() => null);
+  const manifest = await getManifest().catch(() => null);
   const prefetch = manifest ? prefetchTasks.map((task) => defaultModel(manifest, task)).filter(Boolean) : [];
   const { threads, sessionOptions } = await client.request('boot', { prefetch, threads: settings.threads, sessionOptions: settings.sessionOptions });
   return { cache, threads, sessionOptions };
@@ -85,7 +86,7 @@ booting.catch((error) => emit('progress', { stage: 'failed', message: `Start-up 
 let manifestPromise = null;
 
 /** The site's model manifest (`{models: [...]}`), fetched once. */
-function manifest() {
+function getManifest() {
   manifestPromise ??= client.request('manifest');
   return manifestPromise;
 }
@@ -97,14 +98,16 @@ function defaultModel(document, task) {
 
 async function modelFor(method, name) {
   if (name) return name;
-  const document = await manifest();
+  const document = await getManifest();
   const task = TASK_OF_METHOD[method] || method;
   const chosen = defaultModel(document, task);
   if (!chosen) throw new InpageError('ManifestError', `this site's manifest has no ${task} model; add one with \`inpage add MODEL.onnx --task ${task}\``);
   return chosen;
 }
 
-const TASK_OF_METHOD = { classify: 'classify', detect: 'detect', predict: 'tabular', estimatePose: 'pose', segment: 'segment', run: 'run' };
+/** The inpage method that runs each task (the Python task registry's, in JavaScript's spelling). */
+const METHODS = { classify: 'classify', detect: 'detect', tabular: 'predict', pose: 'estimatePose', segment: 'segment', run: 'run' };
+const TASK_OF_METHOD = Object.fromEntries(Object.entries(METHODS).map(([task, method]) => [method, task]));
 
 /** snake_case Python method names from the JavaScript ones (estimatePose -> estimate_pose). */
 function pythonName(method) {
@@ -249,7 +252,8 @@ window.inpage = {
   ready: booting.then(() => undefined),
   events,
   settings,
-  threads: globalThis.crossOriginIsolated ? Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1)) : 1,
+  threads: threadCount(),
+  methods: METHODS,
   crossOriginIsolated: globalThis.crossOriginIsolated,
   secureContext: window.isSecureContext,
   InpageError,
@@ -264,11 +268,11 @@ window.inpage = {
     return { ...own, ...marks };
   },
 
-  manifest,
+  manifest: getManifest,
 
   /** The site's models: `[{name, task, description, default, scoreThreshold, labels, variants}]`. */
   async models() {
-    const document = await manifest();
+    const document = await getManifest();
     return document.models.map((m) => ({
       name: m.name, task: m.task, description: m.description || '', default: Boolean(m.default),
       scoreThreshold: m.options?.score_threshold ?? null, variants: ['base', ...(m.variants || []).map((v) => v.name)],

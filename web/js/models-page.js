@@ -6,7 +6,6 @@ import { bindProgress, describeEnvironment, notify } from './ui.js';
 const inpage = window.inpage;
 const $ = (id) => document.getElementById(id);
 const notices = $('notices');
-const METHODS = { classify: 'classify', detect: 'detect', pose: 'estimatePose', segment: 'segment' };
 
 bindProgress($('loader'));
 describeEnvironment($('env'), notices);
@@ -86,7 +85,8 @@ function card(model, report) {
 function wireForm(node, model) {
   const form = node.querySelector('.try');
   const output = node.querySelector('.result');
-  const method = METHODS[model.task];
+  // Image tasks take an image; tabular rows and generic runs have their own forms.
+  const method = ['tabular', 'run'].includes(model.task) ? null : inpage.methods[model.task];
   node.querySelector('.image-input').hidden = !method;
   node.querySelector('.rows-input').hidden = model.task !== 'tabular';
   node.querySelector('.run-input').hidden = Boolean(method) || model.task === 'tabular';

@@ -16,12 +16,11 @@ const video = $('video');
 const still = $('still');
 const overlay = $('overlay');
 
-// The inpage method that runs each task, and how its result is drawn.
+// How each live task's result is drawn (inpage.methods says which call runs it).
 const TASKS = {
-  detect: { method: 'detect', draw: (r, w, h) => drawDetections(overlay, w, h, r.detections), count: (r) => r.detections.length },
-  pose: { method: 'estimatePose', draw: (r, w, h) => drawPoses(overlay, w, h, r.poses, Number(threshold.value)), count: (r) => r.poses.length },
+  detect: { draw: (r, w, h) => drawDetections(overlay, w, h, r.detections), count: (r) => r.detections.length },
+  pose: { draw: (r, w, h) => drawPoses(overlay, w, h, r.poses, Number(threshold.value)), count: (r) => r.poses.length },
   segment: {
-    method: 'segment',
     draw: (r, w, h, source) => drawMask(overlay, w, h, r, { mode: $('effect').value, source, threshold: Number(threshold.value) }),
     count: (r) => `${Math.round(100 * r.coverage)}%`,
   },
@@ -197,7 +196,7 @@ async function processOnce(source, generation = state.generation) {
   const { info, task } = current();
   if (!task) return false;
   try {
-    const result = await inpage.call(task.method, source, options());
+    const result = await inpage.call(inpage.methods[info.task], source, options());
     if (generation !== state.generation) return false;
     const drawStart = performance.now();
     const width = source.videoWidth || source.naturalWidth;

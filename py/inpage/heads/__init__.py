@@ -29,9 +29,8 @@ class Candidates:
     keypoints: np.ndarray | None = None
 
     @classmethod
-    def empty(cls, keypoints: int | None = None) -> "Candidates":
-        points = np.zeros((0, keypoints, 2), np.float32) if keypoints else None
-        return cls(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64), points)
+    def empty(cls) -> "Candidates":
+        return cls(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64))
 
 
 class Head:
@@ -74,10 +73,6 @@ _HEADS: Registry[type[Head]] = Registry(__name__, __path__, "head.type")
 def register_head(cls: type[Head]) -> type[Head]:
     """Class decorator: make ``cls`` the decoder for manifest entries with ``"head": {"type": cls.name}``."""
     return _HEADS.add(cls.name, cls)
-
-
-def head_names() -> tuple[str, ...]:
-    return _HEADS.names()
 
 
 def get_head(name: Any) -> type[Head]:

@@ -121,9 +121,6 @@ class ImageTask(Task):
         tensor = self.writer(batch).write(np.asarray(fitted), slot)
         return {self.spec.image.input: tensor}, transform
 
-    def input_size(self) -> tuple[int, int]:
-        return self.spec.image.size
-
 
 def probability(name: str, value: Any) -> float:
     """``value`` as a float in [0, 1], or an error naming the argument."""

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from ..heads import get_head
 from ..postprocess import batched_nms
 from . import ImageTask, positive_int, probability, register_task
@@ -82,8 +80,3 @@ class Detect(ImageTask):
 
     def payload(self, result):
         return {"detections": [d.as_json() for d in result]}
-
-
-def boxes_array(detections: list[Detection]) -> np.ndarray:
-    """The boxes of ``detections`` as an Nx4 float32 array (for IoU matching in reports and tests)."""
-    return np.asarray([d.box for d in detections], dtype=np.float32).reshape(-1, 4)

@@ -20,14 +20,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidArgumentError
-from ..manifest import TensorSpec
+from ..manifest import NUMPY_TYPES, TensorSpec
 from . import Task, register_task
-
-NUMPY_TYPES = {
-    "float32": np.float32, "float16": np.float16, "float64": np.float64, "int8": np.int8, "uint8": np.uint8,
-    "int16": np.int16, "uint16": np.uint16, "int32": np.int32, "uint32": np.uint32, "int64": np.int64,
-    "uint64": np.uint64, "bool": np.bool_,
-}
 
 
 def convert_feed(spec: TensorSpec, value: Any) -> np.ndarray:

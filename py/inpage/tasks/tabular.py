@@ -21,10 +21,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InvalidArgumentError
-from ..preprocess import NUMPY_DTYPES
+from ..manifest import NUMPY_TYPES
 from . import Task, register_task
 
-FEATURE_DTYPES = {**NUMPY_DTYPES, "float64": np.float64, "int64": np.int64}
+FEATURE_DTYPES = {name: NUMPY_TYPES[name] for name in ("float32", "float16", "float64", "uint8", "int32", "int64")}
 
 
 @dataclass(frozen=True)
