@@ -156,13 +156,15 @@ def wait_for(condition, seconds, message):
 def test_serve_builds_a_missing_site_rebuilds_on_change_and_after_the_site_is_deleted(tmp_path):
     site = tmp_path / "site"
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "inpage", "serve", "--site", str(site), "--port", str(port)],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+    output = tmp_path / "serve.log"
+    with output.open("w") as sink:  # the child keeps its own copy of the descriptor
+        process = subprocess.Popen([sys.executable, "-m", "inpage", "serve", "--site", str(site), "--port", str(port)],
+                                   stdout=sink, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
     probe_web = ROOT / "web" / "_watch_probe.txt"
     probe_py = ROOT / "py" / "inpage" / "_watch_probe.py"
     try:
         def up():
-            assert process.poll() is None, process.stdout.read()
+            assert process.poll() is None, output.read_text()
             try:
                 urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1).close()
                 return True
@@ -175,15 +177,23 @@ def test_serve_builds_a_missing_site_rebuilds_on_change_and_after_the_site_is_de
         probe_web.write_text("first edit")
         probe_py.write_text("EDITED = True\n")
 
+        def idle():
+            # Every rebuild the server started has finished: the site is not being written to.
+            log = output.read_text()
+            started = log.count("rebuilding after")
+            return started >= 1 and started == log.count("rebuilt (") + log.count("rebuild failed")
+
         def wheel_has_probe():
             wheels = list((site / "pyodide").glob("inpage-*.whl"))
             return bool(wheels) and "inpage/_watch_probe.py" in zipfile.ZipFile(wheels[0]).namelist()
 
-        wait_for(lambda: (site / "_watch_probe.txt").exists() and wheel_has_probe(), 60, "the edit was not rebuilt within 60 s")
+        wait_for(lambda: idle() and (site / "_watch_probe.txt").exists() and wheel_has_probe(), 60, "the edit was not rebuilt within 60 s")
         body = urllib.request.urlopen(f"http://127.0.0.1:{port}/_watch_probe.txt", timeout=5).read()
         assert body == b"first edit"
 
         # The whole site folder goes; the next change rebuilds everything that is missing.
+        time.sleep(1)  # a rebuild that a late file event would start shows up in the log by now
+        wait_for(idle, 60, "a rebuild did not finish")
         shutil.rmtree(site)
         probe_web.write_text("second edit")
         wait_for(lambda: (site / "_watch_probe.txt").exists() and (site / "ort" / "ort-wasm-simd-threaded.wasm").exists()

@@ -177,7 +177,10 @@ async def watch_and_rebuild(roots: list[Path], rebuild) -> None:
     changed, and every step whose output has gone (a deleted site folder)."""
     from watchfiles import awatch
 
-    async for _changes in awatch(*[root for root in roots if root.exists()], debounce=300):
+    async for changes in awatch(*[root for root in roots if root.exists()], debounce=300):
+        # Said before the work starts, so anyone watching the log (a person, a test) knows the site
+        # is being written until the matching "rebuilt" or "rebuild failed" line.
+        log.warning("rebuilding after %d change(s)…", len(changes))
         try:
             changed = await asyncio.get_running_loop().run_in_executor(None, rebuild)
             log.warning("rebuilt (%d file(s) updated); reload the page to pick it up", changed)
