@@ -74,3 +74,21 @@ def test_repeat_visits_download_nothing_and_a_changed_model_is_fetched_again(pla
     finally:
         context.close()
         server.stop()
+
+
+@pytest.mark.parametrize("query, expected", [
+    ("", "/models/nanodet-m-416.int8.onnx"),      # the variant the benchmark kept for WASM
+    ("?variant=base", "/models/nanodet-m-416.onnx"),  # a forced variant
+])
+def test_the_page_downloads_only_the_model_file_it_runs(site, open_page, tmp_path, query, expected):
+    # The webcam page prefetches its detector while Pyodide boots. It must fetch the file Python
+    # will load, once: the fp32 NanoDet is 7 MB that a first visit would download for nothing.
+    server = Server(site, access_log=tmp_path / "access.jsonl")
+    try:
+        session = open_page("index.html" + query, base_url=server.url)
+        info = session.page.evaluate("inpage.loadModel('nanodet-m')")
+        assert info["variant"] == ("base" if "base" in query else "int8")
+        models = [e["path"].split("?")[0] for e in server.log() if e["path"].split("?")[0].endswith(".onnx")]
+        assert models == [expected], models
+    finally:
+        server.stop()

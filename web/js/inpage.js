@@ -76,7 +76,9 @@ async function boot() {
   const cache = await cacheLayer();
   const manifest = await getManifest().catch(() => null);
   const prefetch = manifest ? prefetchTasks.map((task) => defaultModel(manifest, task)).filter(Boolean) : [];
-  const { threads, sessionOptions } = await client.request('boot', { prefetch, threads: settings.threads, sessionOptions: settings.sessionOptions });
+  const { threads, sessionOptions } = await client.request('boot', {
+    prefetch, provider: settings.provider, variant: settings.variant, threads: settings.threads, sessionOptions: settings.sessionOptions,
+  });
   return { cache, threads, sessionOptions };
 }
 

@@ -5,7 +5,7 @@
 //                    {id, ok: false, error}           {name, message}: one line, never a traceback
 //                    {event, detail}                  progress, downloads, start-up milestones
 //
-// Request types: 'boot' {prefetch, provider}, 'load' {model, provider, variant},
+// Request types: 'boot' {prefetch, provider, variant, threads, sessionOptions}, 'load' {model, provider, variant},
 // 'call' {method, model, provider, variant, source, options}, 'manifest', 'probeWebGpu',
 // 'python' {code}, 'memory', 'release' {model}.
 // Sources cross as {kind: 'url' | 'blob' | 'imagedata' | 'bitmap' | 'videoframe' | 'rows' | 'feeds' | 'batch', ...};

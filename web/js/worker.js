@@ -19,9 +19,9 @@ const prefetched = new Map();
 let booted = null;
 
 const emit = serve(self, {
-  async boot({ prefetch = [], threads = null, sessionOptions = null }) {
+  async boot({ prefetch = [], provider = 'wasm', variant = null, threads = null, sessionOptions = null }) {
     if (!booted) setSessionOptions(sessionOptions);
-    booted ??= boot(prefetch, threads);
+    booted ??= boot({ names: prefetch, provider, variant }, threads);
     await booted;
     return { result: { threads: setThreads(threads), sessionOptions: { ...SESSION_OPTIONS } } };
   },
@@ -127,12 +127,26 @@ function readManifest() {
   return manifestPromise;
 }
 
+/**
+ * The file Python will load for a manifest entry: the variant asked for, else the first the
+ * benchmark kept for the provider, else the base model. This is `choose_variant` in
+ * py/inpage/model.py; prefetching any other file would download a model nobody runs.
+ */
+function fileToRun(entry, provider, variant) {
+  const variants = entry.variants || [];
+  if (variant === 'base') return entry.file;
+  const chosen = variant ? variants.find((v) => v.name === variant) : variants.find((v) => (v.providers || []).includes(provider));
+  return chosen ? chosen.file : variant ? null : entry.file;
+}
+
 /** Start downloading the models the page will use, while Pyodide boots. */
-async function prefetchModels(names) {
+async function prefetchModels({ names, provider, variant }) {
   const { models } = await readManifest();
   for (const entry of models.filter((m) => names.includes(m.name))) {
-    const url = new URL(entry.file, manifestUrl).href;
-    const bytes = downloadModel(url, entry.file);
+    const file = fileToRun(entry, provider, variant);
+    if (!file) continue; // an unknown variant: Python says so when the model loads
+    const url = new URL(file, manifestUrl).href;
+    const bytes = downloadModel(url, file);
     bytes.catch(() => {}); // reported when Python asks for it
     prefetched.set(url, bytes);
   }
