@@ -88,7 +88,8 @@ def test_the_page_downloads_only_the_model_file_it_runs(site, open_page, tmp_pat
         session = open_page("index.html" + query, base_url=server.url)
         info = session.page.evaluate("inpage.loadModel('nanodet-m')")
         assert info["variant"] == ("base" if "base" in query else "int8")
-        models = [e["path"].split("?")[0] for e in server.log() if e["path"].split("?")[0].endswith(".onnx")]
+        paths = (e["path"].split("?")[0] for e in server.log())
+        models = [path for path in paths if path.endswith(".onnx")]
         assert models == [expected], models
     finally:
         server.stop()

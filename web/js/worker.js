@@ -135,8 +135,8 @@ function readManifest() {
 function fileToRun(entry, provider, variant) {
   const variants = entry.variants || [];
   if (variant === 'base') return entry.file;
-  const chosen = variant ? variants.find((v) => v.name === variant) : variants.find((v) => (v.providers || []).includes(provider));
-  return chosen ? chosen.file : variant ? null : entry.file;
+  if (variant) return variants.find((v) => v.name === variant)?.file ?? null;
+  return variants.find((v) => (v.providers || []).includes(provider))?.file ?? entry.file;
 }
 
 /** Start downloading the models the page will use, while Pyodide boots. */
