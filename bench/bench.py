@@ -55,6 +55,11 @@ MANIFEST = ROOT / "models" / "manifest.json"
 METHODS = {"classify": "classify", "detect": "detect", "pose": "estimatePose", "segment": "segment"}
 STAGES = ["read_ms", "preprocess_ms", "inference_ms", "postprocess_ms"]
 KEEP_MARGIN = 0.9  # a variant is kept when it is at least 10% faster than its base
+# The key native CPU choices are recorded under on this machine: "cpu-int8dot" where the CPU has
+# an int8 dot-product instruction, else "cpu" (inpage.model.choose_variant reads the same key).
+from inpage._native import variant_key  # noqa: E402
+
+NATIVE_KEY = variant_key("cpu")
 LIVE_MODELS = ["nanodet-m", "blazeface", "movenet-lightning", "selfie"]
 
 PAGE_RUNS = """
@@ -297,17 +302,21 @@ def decide_variants(configs: list[dict], page2: dict, page1: dict, native: dict)
         if wasm:
             kept.setdefault(model, {})["wasm"] = min(wasm, key=lambda c: page2[key(c)]["raw_stats"]["median"])["variant"]
         if cpu:
-            kept.setdefault(model, {})["cpu"] = min(cpu, key=lambda c: native[key(c)]["total"]["median"])["variant"]
+            kept.setdefault(model, {})[NATIVE_KEY] = min(cpu, key=lambda c: native[key(c)]["total"]["median"])["variant"]
     return kept
 
 
 def write_kept_variants(kept: dict) -> None:
+    """Record this run's choices: for WASM and for this machine's kind of CPU. What other kinds of CPU
+    recorded (``cpu`` here, ``cpu-int8dot`` on a VNNI machine) stays: this run did not measure them."""
     from inpage.manifest import dump_manifest
 
+    measured = {"wasm", NATIVE_KEY}
     entries = json.loads(MANIFEST.read_text())["models"]
     for entry in entries:
         for variant in entry.get("variants", []):
-            variant["providers"] = sorted(p for p, name in kept.get(entry["name"], {}).items() if name == variant["name"])
+            others = [p for p in variant.get("providers", []) if p not in measured]
+            variant["providers"] = sorted(others + [p for p, name in kept.get(entry["name"], {}).items() if name == variant["name"]])
     MANIFEST.write_text(dump_manifest(entries))
 
 

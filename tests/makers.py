@@ -249,3 +249,42 @@ def dtypes_model(path: Path) -> Path:
             nodes.append(helper.make_node("Mul", [name, f"{name}_three"], [f"{name}_out"]))
     graph = helper.make_graph(nodes, "dtypes", inputs, outputs, constants)
     return _save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+
+
+def zeros_refusing_models(folder: Path) -> tuple[Path, Path]:
+    """Two valid models that all-zero inputs make fail: an Expand whose target shape is an input (a
+    [3] vector expanded to shape [2, 3] works; to [0, 0] it cannot), and a SplitToSequence whose split
+    sizes are an input (they must add up to the length; zeros do not)."""
+    from onnx import TensorProto, helper
+
+    folder.mkdir(parents=True, exist_ok=True)
+    expand = helper.make_graph(
+        [helper.make_node("Expand", ["x", "shape"], ["y"])], "expand",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [3]), helper.make_tensor_value_info("shape", TensorProto.INT64, [2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["rows", "columns"])],
+    )
+    split = helper.make_graph(
+        [helper.make_node("SplitToSequence", ["x", "split"], ["parts"]), helper.make_node("SequenceAt", ["parts", "index"], ["first"])],
+        "split",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4]), helper.make_tensor_value_info("split", TensorProto.INT64, [2])],
+        [helper.make_tensor_value_info("first", TensorProto.FLOAT, ["K"])],
+        [helper.make_tensor("index", TensorProto.INT64, [], [0])],
+    )
+    return (_save(helper.make_model(expand, opset_imports=[helper.make_opsetid("", 17)]), folder / "expander.onnx"),
+            _save(helper.make_model(split, opset_imports=[helper.make_opsetid("", 17)]), folder / "splitter.onnx"))
+
+
+def strings_model(path: Path) -> Path:
+    """String tensors in and out (ai.onnx.ml LabelEncoders): words [N] -> their ids [N] (cat 1, dog 2,
+    else 0) and those ids as upper-case names [N]."""
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("LabelEncoder", ["words"], ["ids"], domain="ai.onnx.ml", keys_strings=["cat", "dog"], values_int64s=[1, 2], default_int64=0),
+         helper.make_node("LabelEncoder", ["ids"], ["names"], domain="ai.onnx.ml", keys_int64s=[0, 1, 2], values_strings=["?", "CAT", "DOG"], default_string="?")],
+        "strings",
+        [helper.make_tensor_value_info("words", TensorProto.STRING, ["N"])],
+        [helper.make_tensor_value_info("ids", TensorProto.INT64, ["N"]), helper.make_tensor_value_info("names", TensorProto.STRING, ["N"])],
+    )
+    opsets = [helper.make_opsetid("", 17), helper.make_opsetid("ai.onnx.ml", 4)]
+    return _save(helper.make_model(graph, opset_imports=opsets), path)

@@ -100,3 +100,75 @@ def test_failures_are_one_line(args, fragments, tmp_path):
 def test_an_empty_image_file_is_one_line(tmp_path):
     (tmp_path / "empty.png").write_bytes(b"")
     one_line_failure(inpage("classify", tmp_path / "empty.png", check=False), "is empty")
+
+
+@pytest.mark.parametrize("name", ["a\\b", "a/b", ".hidden", "..", "x" * 300, "with space", ""])
+def test_add_accepts_only_names_that_work_everywhere(tmp_path, name):
+    model = makers.classifier(tmp_path / "net.onnx")
+    result = inpage("add", model, "--dir", tmp_path / "project", "--task", "run", "--name", name, check=False)
+    one_line_failure(result, "cannot name a model")
+    assert not (tmp_path / "project" / "models").exists()
+
+
+def test_add_takes_a_file_name_that_makes_a_bad_model_name_only_with_name(tmp_path):
+    model = makers.classifier(tmp_path / "my net.onnx")
+    one_line_failure(inpage("add", model, "--dir", tmp_path / "project", "--task", "run", check=False), "my net.onnx", "pass --name")
+    inpage("add", model, "--dir", tmp_path / "project", "--task", "run", "--name", "my-net")
+    assert (tmp_path / "project" / "models" / "my net.onnx").is_file()
+
+
+def test_labels_files_that_do_not_fit_are_one_line_about_the_labels(tmp_path):
+    model = makers.classifier(tmp_path / "net.onnx", classes=4)
+    latin1 = tmp_path / "latin1.txt"
+    latin1.write_bytes("caf\xe9\nna\xefve\nb\nc\n".encode("latin-1"))
+    one_line_failure(inpage("add", model, "--dir", tmp_path / "p", "--task", "classify", "--labels", latin1, check=False), "is not UTF-8 text", "save it as UTF-8")
+    three = tmp_path / "three.txt"
+    three.write_text("a\nb\nc\n")
+    result = inpage("add", model, "--dir", tmp_path / "p", "--task", "classify", "--labels", three, check=False)
+    one_line_failure(result, f"--labels {three} does not fit this model", "3 entries", "one name per class")
+    assert "--size" not in result.stderr and "--task" not in result.stderr
+    assert not (tmp_path / "p").exists()
+
+
+def test_a_failed_add_leaves_the_project_as_it_was(tmp_path):
+    project = tmp_path / "project"
+    good = makers.classifier(tmp_path / "good.onnx")
+    inpage("add", good, "--dir", project, "--task", "run")
+    before = {p.relative_to(project): p.read_bytes() for p in project.rglob("*") if p.is_file()}
+    result = inpage("add", makers.classifier(tmp_path / "pymissing.onnx"), "--dir", project, "--task", "run", "--python", tmp_path / "nothere.py", check=False)
+    one_line_failure(result, "--python must be a .py file")
+    three = tmp_path / "three.txt"
+    three.write_text("a\nb\nc\n")
+    one_line_failure(inpage("add", makers.classifier(tmp_path / "other.onnx"), "--dir", project, "--task", "classify", "--labels", three, check=False), "does not fit")
+    # Adding the same model again with labels that do not fit must not damage its existing entry either.
+    one_line_failure(inpage("add", good, "--dir", project, "--task", "classify", "--labels", three, check=False), "does not fit")
+    after = {p.relative_to(project): p.read_bytes() for p in project.rglob("*") if p.is_file()}
+    assert after == before
+
+
+def test_tabular_labels_map_the_classes_or_are_refused(tmp_path):
+    path, pipeline, x = makers.sklearn_pipeline(tmp_path / "iris.onnx")
+    names = tmp_path / "names.txt"
+    names.write_text("setosa\nversicolor\nvirginica\n")
+    inpage("add", path, "--dir", tmp_path, "--labels", names)
+    data = json.loads(inpage("predict", "iris", "--row", "6.7,3.0,5.2,2.3", "--json", cwd=tmp_path).stdout)
+    assert data["predictions"][0]["label"] == ["setosa", "versicolor", "virginica"][int(pipeline.predict(np.array([[6.7, 3.0, 5.2, 2.3]], np.float32))[0])]
+    assert set(data["predictions"][0]["probabilities"]) == {"setosa", "versicolor", "virginica"}
+    two = tmp_path / "two.txt"
+    two.write_text("a\nb\n")
+    one_line_failure(inpage("add", path, "--dir", tmp_path / "other", "--labels", two, check=False), "has 2 names, but iris.onnx has 3 classes")
+
+
+USER_NAN = '''
+def postprocess(outputs, geometry, spec, options):
+    return {"ratio": float("nan"), "big": float("inf")}
+'''
+
+
+def test_json_output_never_holds_bare_nan(tmp_path):
+    model = makers.classifier(tmp_path / "nan.onnx")
+    (tmp_path / "nantask.py").write_text(USER_NAN)
+    inpage("add", model, "--dir", tmp_path, "--task", "classify", "--python", tmp_path / "nantask.py", "--mean", "0", "--std", "255", "--units", "0-255", "--resize", "stretch")
+    result = inpage("infer", SAMPLES / "coffee.png", "--model", "nan", cwd=tmp_path, check=False)
+    one_line_failure(result, "model 'nan' produced NaN or infinite values")
+    assert "NaN" not in result.stdout

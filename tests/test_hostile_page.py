@@ -140,6 +140,35 @@ def test_concurrent_first_use_loads_the_model_once(browser, site, tmp_path):
         server.stop()
 
 
+def test_a_failed_load_is_not_retried_behind_the_callers_back(browser, site, tmp_path):
+    def tamper(copy):
+        model = copy / "models" / "blazeface-front-128.onnx"
+        data = bytearray(model.read_bytes())
+        data[1000] ^= 0xFF
+        model.write_bytes(bytes(data))
+        for sibling in (copy / "models").glob("blazeface-front-128.onnx.*"):
+            sibling.unlink()  # the precompressed copies still hold the good bytes
+
+    copy = damaged_copy(site, tmp_path, tamper)
+    server = Server(copy, access_log=tmp_path / "access.jsonl")
+    session = PageSession(browser, server.url)
+    try:
+        page = session.open("models.html")
+        detect = "inpage.detect('samples/astronaut.png', {model: 'blazeface'}).then(() => null, (e) => [e.name, e.message])"
+        first, second = page.evaluate(detect), page.evaluate(detect)
+        assert first[0] == "ModelIntegrityError" and first[1].startswith("model 'blazeface' (blazeface-front-128.onnx): sha256 is"), first
+        assert second[0] == "ModelIntegrityError" and "it failed to load earlier; inpage.loadModel('blazeface') tries again" in second[1], second
+        downloads = lambda: [e for e in server.log() if e["path"].split("?")[0].endswith("blazeface-front-128.onnx")]  # noqa: E731
+        assert len(downloads()) == 1, downloads()
+        # Asked for explicitly, the load is tried again (and fails again, for the same reason).
+        again = page.evaluate("inpage.loadModel('blazeface').then(() => null, (e) => [e.name, e.message])")
+        assert again[0] == "ModelIntegrityError" and "earlier" not in again[1], again
+        assert session.page_errors == []
+    finally:
+        session.close()
+        server.stop()
+
+
 def test_exif_rotation_is_applied_in_the_page_as_natively(page, native_models):
     stored = np.asarray(Image.open(SAMPLES / "coffee.png").convert("RGB"))  # 600x400, stored sideways below
     rotated = makers.exif_png(np.ascontiguousarray(np.rot90(stored, 1)), 6)  # orientation 6 turns it back upright
@@ -208,7 +237,7 @@ def test_formats_only_one_side_reads_give_the_same_error(page):
         ("() => inpage.classify('samples/missing.png')", "ImageDecodeError", "the image could not be fetched: http://127.0.0.1"),
         ("() => inpage.classify(new Blob(['not an image']))", "ImageDecodeError", "not an image inpage can read"),
         ("() => inpage.predict('efficientnet-lite0', [[1, 'x']])", "InvalidArgumentError", "rows must hold finite numbers"),
-        ("() => inpage.run('blazeface', {'input:0': {data: new Float32Array(3), dims: [1, 128, 128, 3], type: 'float32'}})", "InvalidArgumentError", "needs 196608 bytes of data"),
+        ("() => inpage.run('blazeface', {'input:0': {data: new Float32Array(3), dims: [1, 128, 128, 3], type: 'float32'}})", "InvalidArgumentError", "has 3 value(s), but dims [1, 128, 128, 3] need 49152"),
         ("() => inpage.run('blazeface', {'image': {data: new Float32Array(3), dims: [3], type: 'float32'}})", "InvalidArgumentError", "unknown input(s) 'image'"),
     ],
 )

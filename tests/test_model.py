@@ -123,7 +123,7 @@ def test_tampered_model_names_the_file(tmp_path):
     data = bytearray(model_file.read_bytes())
     data[-100] ^= 0xFF
     model_file.write_bytes(bytes(data))
-    with pytest.raises(ModelIntegrityError, match="blazeface-front-128.onnx: sha256 is"):
+    with pytest.raises(ModelIntegrityError, match=r"model 'blazeface' \(blazeface-front-128.onnx\): sha256 is"):
         run(load_model("blazeface", manifest=str(manifest)))
 
 

@@ -186,11 +186,13 @@ BOUNDS = {
     ("nanodet-m", "int8-320"): lambda a: a["confident"]["matched"] >= 11 and a["confident"]["extra"] <= 5,
     # The three confident base detections it misses are a cat's face at 0.50-0.52, not faces.
     ("blazeface", "int8"): lambda a: a["confident"]["matched"] >= 9 and a["confident"]["extra"] <= 1 and a["default"]["missed"] == 0,
-    ("efficientnet-lite0", "int8"): lambda a: a["decisive_top1_agreement"] == 1.0 and a["top5_agreement"] >= 0.85,
-    ("movenet-lightning", "int8"): lambda a: a["confident_within_2pct_of_diagonal"] >= 0.9 and a["mean_confident_keypoint_distance_px"] <= 12,
-    # The cat photo, which the base model calls 93% person, is where int8 disagrees.
-    ("selfie", "int8"): lambda a: a["mean_iou"] >= 0.75 and a["pixel_agreement"] >= 0.85,
+    # 7-bit weights (for the same answers on every CPU) cost top-5 agreement (0.89 -> 0.81), not top-1.
+    ("efficientnet-lite0", "int8"): lambda a: a["decisive_top1_agreement"] == 1.0 and a["top5_agreement"] >= 0.8,
+    ("movenet-lightning", "int8"): lambda a: a["confident_within_2pct_of_diagonal"] >= 0.9 and a["mean_confident_keypoint_distance_px"] <= 6,
 }
+# Refused by inpage optimize, with the reason in the report: selfie's squeeze-and-excite blocks
+# quantise the output of a float AveragePool, whose last bit may differ per CPU.
+NOT_PORTABLE = {("selfie", "int8"): "selfie-256.int8.report.json"}
 
 
 def committed_variants():
@@ -219,6 +221,22 @@ def test_committed_reports_are_within_bounds_and_reproduced(model, variant):
     variant_spec = spec.with_variant(variant)
     again = judge.compare(base, opt.Runner(variant_spec, MODELS / variant_spec.file).results(photos.held_out, judge), photos.held_out)
     assert BOUNDS[(model, variant)](again), again
+
+
+@pytest.mark.parametrize("model,variant", sorted(NOT_PORTABLE))
+def test_int8_variants_that_cannot_be_portable_are_not_made(model, variant):
+    report = json.loads((MODELS / NOT_PORTABLE[(model, variant)]).read_text())
+    assert report["kept"] is False and "the same on every CPU" in report["why"], report
+    assert report["base_sha256"] == demo_spec(model).sha256
+    assert (model, variant) not in {(name, v["name"]) for name, v in committed_variants()}
+    assert not (MODELS / NOT_PORTABLE[(model, variant)].replace(".report.json", ".onnx")).exists()
+
+
+def test_int8_variants_run_without_onnxruntime_fusing_float_islands_back():
+    for name, variant in committed_variants():
+        if variant.get("dtype") == "int8":
+            assert variant["session_config"] == opt.INT8_SESSION_CONFIG == {"session.disable_quant_qdq": "1"}, name
+            assert demo_spec(name).with_variant(variant["name"]).session_config == opt.INT8_SESSION_CONFIG
 
 
 def test_opt_variants_give_the_base_outputs():

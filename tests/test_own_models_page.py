@@ -57,6 +57,13 @@ def project(tmp_path_factory):
     labels = made / "labels.txt"
     labels.write_text("red\ngreen\nblue\nyellow\n")
     add_model(makers.classifier(made / "mine.onnx", seed=5), folder, name="mine", python=folder / "mytask.py", labels=labels, **SCALE)
+    expander, splitter = makers.zeros_refusing_models(made / "zeros")
+    add_model(expander, folder, task="run")
+    add_model(splitter, folder, task="run")
+    add_model(makers.strings_model(made / "words.onnx"), folder, task="run")
+    names = made / "iris-names.txt"
+    names.write_text("setosa\nversicolor\nvirginica\n")
+    add_model(iris, folder, name="iris-named", labels=names)
     return {"folder": folder, "manifest": str(folder / "models" / "manifest.json"), "iris_rows": x[::10], "pipeline": pipeline}
 
 
@@ -168,6 +175,74 @@ def test_generic_run_with_every_dtype(site_page, project):
             assert ours["data"] == value.reshape(-1).astype(float if value.dtype.kind == "f" else int).tolist()
 
 
+def test_models_that_zeros_do_not_fit_load_and_run_in_the_page_as_natively(site_page, project):
+    # The page warms a model up with one run on zeros; these two refuse zeros (an Expand to shape
+    # [0, 0], split sizes adding up to 0), which must not stop them loading.
+    result = site_page.page.evaluate("""async () => {
+        const info = await inpage.loadModel('expander');
+        const y = await inpage.run('expander', {x: {data: [0, 1, 2], dims: [3], type: 'float32'}, shape: {data: [2, 3], dims: [2], type: 'int64'}});
+        const s = await inpage.run('splitter', {x: {data: [5, 6, 7, 8], dims: [4]}, split: {data: [1, 3], dims: [2], type: 'int64'}});
+        return {warm: info.warmUpFailed, y: {dims: y.outputs.y.dims, data: Array.from(y.outputs.y.data)}, first: Array.from(s.outputs.first.data)};
+    }""")
+    assert "Expand" in result["warm"]
+    expected = run(native(project, "expander").run({"x": np.arange(3, dtype=np.float32), "shape": np.array([2, 3])}))["y"]
+    assert result["y"]["dims"] == [2, 3] and result["y"]["data"] == expected.reshape(-1).tolist()
+    expected = run(native(project, "splitter").run({"x": np.array([5, 6, 7, 8], np.float32), "split": np.array([1, 3])}))["first"]
+    assert result["first"] == expected.tolist() == [5.0]
+
+
+def test_string_tensors_cross_the_js_api(site_page, project):
+    result = site_page.page.evaluate("""() => inpage.run('words', {words: {data: ['cat', 'fish', 'dog'], dims: [3], type: 'string'}})
+        .then((r) => ({ids: Array.from(r.outputs.ids.data, Number), names: r.outputs.names, }))""")
+    expected = run(native(project, "words").run({"words": np.array(["cat", "fish", "dog"], dtype=object)}))
+    assert result["ids"] == expected["ids"].tolist() == [1, 0, 2]
+    assert result["names"]["type"] == "string" and result["names"]["dims"] == [3]
+    assert result["names"]["data"] == expected["names"].tolist() == ["CAT", "?", "DOG"]
+    for feeds, fragment in (
+        ("{words: {data: ['cat', 'dog'], dims: [3], type: 'string'}}", "has 2 value(s), but dims [3] need 3"),
+        ("{words: {data: ['cat', 7, 'dog'], dims: [3], type: 'string'}}", "must be a list of strings"),
+        ("{words: {data: new Uint8Array(3), dims: [3], type: 'string'}}", "must be a list of strings"),
+    ):
+        name, message = site_page.page.evaluate(f"inpage.run('words', {feeds}).then(() => [null, null], (e) => [e.name, e.message])")
+        assert name == "InvalidArgumentError" and fragment in message, (feeds, message)
+
+
+def test_float16_numbers_are_converted_and_mistyped_arrays_refused(site_page, project):
+    base = """{f32: {data: new Float32Array(3), dims: [1, 3]}, i32: {data: [0, 0, 0, 0, 0, 0], dims: [2, 3], type: 'int32'},
+        i64: {data: [0, 0, 0, 0, 0, 0], dims: [2, 3], type: 'int64'}, u8: {data: [0, 0, 0, 0, 0, 0], dims: [2, 3], type: 'uint8'},
+        b: {data: [true, false, true, false, true, false], dims: [2, 3], type: 'bool'}, """
+    halves = site_page.page.evaluate(
+        f"inpage.run('dtypes', {base} f16: {{data: [1.5, -2, 0.1, 65504, 3, 1e-3], dims: [2, 3], type: 'float16'}}}})"
+        ".then((r) => ({type: r.outputs.f16_out.type, bits: Array.from(r.outputs.f16_out.data), b: Array.from(r.outputs.b_out.data)}))")
+    values = np.array([1.5, -2, 0.1, 65504, 3, 1e-3], np.float16).reshape(2, 3)
+    feeds = {"f32": np.zeros((1, 3), np.float32), "f16": values, "i32": np.zeros((2, 3), np.int32), "i64": np.zeros((2, 3), np.int64),
+             "u8": np.zeros((2, 3), np.uint8), "b": np.array([[1, 0, 1], [0, 1, 0]], bool)}
+    expected = run(native(project, "dtypes").run(feeds))
+    assert halves["type"] == "float16"
+    assert np.array(halves["bits"], np.uint16).view(np.float16).tolist() == expected["f16_out"].reshape(-1).tolist()
+    assert halves["b"] == [0, 1, 0, 1, 0, 1]
+    for data, fragment in (
+        ("new Float32Array([1, 2, 3, 4, 5, 6])", "is a Float32Array, but type 'float16' needs a Float16Array or a Uint16Array of float16 bits"),
+        ("new Uint16Array(4)", "has 4 value(s), but dims [2, 3] need 6"),
+    ):
+        name, message = site_page.page.evaluate(
+            f"inpage.run('dtypes', {base} f16: {{data: {data}, dims: [2, 3], type: 'float16'}}}}).then(() => [null, null], (e) => [e.name, e.message])")
+        assert name == "InvalidArgumentError" and fragment in message, message
+    name, message = site_page.page.evaluate(
+        "inpage.run('dtypes', {f32: {data: new Int32Array(3), dims: [1, 3], type: 'float32'}}).then(() => [null, null], (e) => [e.name, e.message])")
+    assert name == "InvalidArgumentError" and "is a Int32Array, but type 'float32' needs a Float32Array" in message
+
+
+def test_tabular_labels_name_the_models_own_classes(site_page, project):
+    rows = project["iris_rows"].tolist()
+    result = site_page.page.evaluate("(rows) => inpage.predict('iris-named', rows)", rows)
+    expected = run(native(project, "iris-named").predict(rows))
+    names = ["setosa", "versicolor", "virginica"]
+    truth = [names[int(v)] for v in project["pipeline"].predict(np.array(rows, np.float32))]
+    assert [p["label"] for p in result["predictions"]] == [p.label for p in expected] == truth
+    assert set(result["predictions"][0]["probabilities"]) == set(names)
+
+
 def test_a_users_postprocess_runs_in_the_page_like_natively(site_page, project):
     photo = makers.png(np.full((30, 20, 3), (200, 40, 90), np.uint8))
     result = blob_call(site_page.page, "classify", "mine", photo, {"gain": 2})
@@ -186,7 +261,8 @@ def test_the_pages_offer_the_projects_models(site_page):
     page.wait_for_selector("[data-model='iris']")
     cards = page.eval_on_selector_all(".model-card", "cards => cards.map(c => [c.dataset.model, c.querySelector('.task').textContent])")
     assert dict(cards) == {"iris": "tabular", "torchnet": "classify", "soft": "classify", "two": "classify", "mnist": "classify",
-                           "yolo": "detect", "dtypes": "run", "mine": "classify"}
+                           "yolo": "detect", "dtypes": "run", "mine": "classify", "expander": "run", "splitter": "run",
+                           "words": "run", "iris-named": "tabular"}
     iris = page.locator("[data-model='iris']")
     iris.locator(".row").fill("6.7, 3.0, 5.2, 2.3")
     iris.locator("button[type=submit]").click()

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import CHROMIUM, QUIET_FLAGS, SAMPLES, run
+from parity import assert_detections_match, assert_same_result
 
 pytestmark = pytest.mark.browser
 
@@ -52,23 +53,6 @@ async ({source, times, models}) => {
 """
 
 
-def iou(a, b):
-    x0, y0 = max(a[0], b[0]), max(a[1], b[1])
-    x1, y1 = min(a[2], b[2]), min(a[3], b[3])
-    inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
-def assert_detections_match(page_detections, native_detections):
-    assert [d["label"] for d in page_detections] == [d.label for d in native_detections]
-    for ours, theirs in zip(page_detections, native_detections):
-        assert iou(ours["box"], theirs.box) >= 0.99, (ours, theirs)
-        assert abs(ours["score"] - theirs.score) < 1e-3, (ours, theirs)
-        if theirs.keypoints is not None:
-            np.testing.assert_allclose(ours["keypoints"], theirs.keypoints, atol=0.5)
-
-
 DETECTORS = [["nanodet-m", "detect"], ["blazeface", "detect"]]
 
 
@@ -81,20 +65,13 @@ def check_parity(frames, native_models):
             model = native_models(name)
             native = run(model.infer(rgba))
             assert result["backend"] == "wasm"
+            assert_same_result(model.spec.task, result, native, where=name)
             if model.spec.task == "detect":
-                assert_detections_match(result["detections"], native)
                 labels_seen.update(d["label"] for d in result["detections"])
             elif model.spec.task == "pose":
-                [ours], [theirs] = result["poses"], native
-                np.testing.assert_allclose([[k["x"], k["y"]] for k in ours["keypoints"]], [[k.x, k.y] for k in theirs.keypoints], atol=0.5)
-                np.testing.assert_allclose([k["score"] for k in ours["keypoints"]], [k.score for k in theirs.keypoints], atol=1e-3)
-                labels_seen.update(k.name for k in theirs.keypoints if k.score > 0.4)
-            else:
-                mask = np.asarray(result["mask"]["data"], np.float32).reshape(result["mask"]["dims"])
-                np.testing.assert_allclose(mask, native.mask, atol=2e-3)
-                assert abs(result["coverage"] - native.coverage) < 2e-3 and result["box"] == list(native.box)
-                if native.coverage > 0.2:
-                    labels_seen.add("person mask")
+                labels_seen.update(k.name for k in native[0].keypoints if k.score > 0.4)
+            elif native.coverage > 0.2:
+                labels_seen.add("person mask")
     return labels_seen
 
 

@@ -88,7 +88,7 @@ export function createBaseline({ siteRoot = '../', threads = null, smoothing = '
     if (variant && variant !== 'base') {
       const chosen = (found.variants || []).find((v) => v.name === variant);
       if (!chosen || chosen.size) throw new Error(`model "${name}" has no same-size variant "${variant}"`);
-      found = { ...found, file: chosen.file };
+      found = { ...found, file: chosen.file, session_config: chosen.session_config };
     }
     if (!DEFAULTS[found.task]) throw new Error(`model "${name}" is a ${found.task} model; the baseline does ${Object.keys(DEFAULTS).join(', ')}`);
     return found;
@@ -110,7 +110,13 @@ export function createBaseline({ siteRoot = '../', threads = null, smoothing = '
       fetchOk(modelUrl).then((r) => r.arrayBuffer()),
       typeof spec.labels === 'string' ? fetchOk(new URL(spec.labels, new URL('models/', root))).then((r) => r.text()) : null,
     ]);
-    const session = await ort.InferenceSession.create(new Uint8Array(bytes), { ...SESSION_OPTIONS, executionProviders: ['wasm'] });
+    // The file's own session config entries ("session.disable_quant_qdq" for int8), as onnxruntime-web's nested `extra`.
+    const extra = {};
+    for (const [key, value] of Object.entries(spec.session_config || {})) {
+      const parts = key.split('.');
+      parts.slice(0, -1).reduce((node, part) => (node[part] ??= {}), extra)[parts.at(-1)] = value;
+    }
+    const session = await ort.InferenceSession.create(new Uint8Array(bytes), { ...SESSION_OPTIONS, extra, executionProviders: ['wasm'] });
     const model = {
       spec,
       session,

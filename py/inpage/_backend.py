@@ -30,14 +30,21 @@ async def read_bytes(location: str) -> bytes:
     return await _side().read_bytes(location)
 
 
-async def load_session(location: str, sha256: str, file_name: str, provider: str, threads: int | None):
-    """Fetch a model, check its sha256, and create a session for it on ``provider``."""
-    return await _side().load_session(location, sha256, file_name, provider, threads)
+async def load_session(location: str, sha256: str, file_name: str, provider: str, threads: int | None, config: dict[str, str] | None = None):
+    """Fetch a model, check its sha256, and create a session for it on ``provider`` with onnxruntime
+    session config entries ``config`` (the manifest's ``session_config``)."""
+    return await _side().load_session(location, sha256, file_name, provider, threads, config or {})
 
 
 def check_provider(provider: str | None) -> str:
     """``provider`` if this side knows it (None: the side's default), else an InvalidArgumentError."""
     return _side().check_provider(provider)
+
+
+def variant_key(provider: str) -> str:
+    """The ``providers`` name the benchmark records for ``provider`` on this machine (``wasm``,
+    ``webgpu``, ``cuda``; natively ``cpu`` or ``cpu-int8dot``, by what the CPU can do)."""
+    return _side().variant_key(provider)
 
 
 def default_manifest_location() -> str | None:

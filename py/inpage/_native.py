@@ -37,6 +37,16 @@ def check_provider(provider: str | None) -> str:
     return provider
 
 
+def variant_key(provider: str) -> str:
+    # int8 runs faster than float only where the CPU has an int8 dot-product instruction, so the
+    # benchmark's CPU records are kept apart by that, and each machine reads its own.
+    if provider == "cpu":
+        from .int8_portability import has_int8_dot_product
+
+        return "cpu-int8dot" if has_int8_dot_product() else "cpu"
+    return provider
+
+
 def _read(location: str) -> bytes:
     parsed = urlparse(location)
     if parsed.scheme in ("http", "https"):
@@ -71,7 +81,7 @@ def tensor_specs(values) -> tuple[TensorSpec, ...]:
 class NativeSession:
     """An onnxruntime InferenceSession with the same async ``run`` as the page's session."""
 
-    def __init__(self, model_bytes: bytes, file_name: str, provider: str, threads: int | None = None):
+    def __init__(self, model_bytes: bytes, file_name: str, provider: str, threads: int | None = None, config: dict[str, str] | None = None):
         import onnxruntime as ort
 
         self.fallback_reason = None
@@ -86,6 +96,8 @@ class NativeSession:
         options.log_severity_level = 3
         if threads:
             options.intra_op_num_threads = threads
+        for key, value in (config or {}).items():
+            options.add_session_config_entry(key, value)
         try:
             self._session = ort.InferenceSession(model_bytes, options, providers=list(dict.fromkeys([wanted, PROVIDERS["cpu"]])))
         except Exception as exc:  # onnxruntime raises its own untyped errors for bad graphs
@@ -111,13 +123,13 @@ class NativeSession:
         self._session = None
 
 
-async def load_session(location: str, sha256: str, file_name: str, provider: str, threads: int | None):
+async def load_session(location: str, sha256: str, file_name: str, provider: str, threads: int | None, config: dict[str, str] | None = None):
     model_bytes = await read_bytes(location)
     verify_sha256(model_bytes, sha256, file_name)
     # Session creation is CPU-bound and synchronous in onnxruntime; yield once so callers that
     # gather several loads still interleave.
     await asyncio.sleep(0)
-    return NativeSession(model_bytes, file_name, provider, threads)
+    return NativeSession(model_bytes, file_name, provider, threads, config)
 
 
 def default_manifest_location() -> str:

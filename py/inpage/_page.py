@@ -20,13 +20,17 @@ import asyncio
 from typing import Any
 
 from . import _web
-from .errors import InferenceError, InpageError, InvalidArgumentError, one_line
+from .errors import InpageError, InvalidArgumentError, non_finite_result, one_line
 from .model import Model, load_model
 from .tasks import task_for_method
 
 # Loads shared by every caller: the first call for a (model, provider, variant) starts the load,
-# later calls, concurrent or not, await the same one. A failed load is forgotten, so a retry can work.
+# later calls, concurrent or not, await the same one. A failed load stays failed: later calls get
+# its error at once instead of downloading the model again behind the caller's back, and only an
+# explicit load (``inpage.loadModel``) tries again.
 _loads: dict[tuple[str, str, str | None], asyncio.Task] = {}
+# Why a model's warm-up run failed, by model name (the load itself succeeded).
+warm_up_failures: dict[str, str] = {}
 
 # JavaScript option names -> Python ones.
 _OPTION_NAMES = {"topK": "top_k", "scoreThreshold": "score_threshold", "iouThreshold": "iou_threshold", "maxDetections": "max_detections"}
@@ -46,17 +50,19 @@ def _error(exc: BaseException) -> dict:
     return {"error": {"name": "InternalError", "message": f"inpage failed unexpectedly ({type(exc).__name__}: {one_line(exc)}); please report this"}}
 
 
-async def _model(name: str, provider: str, variant: str | None) -> Model:
+async def _model(name: str, provider: str, variant: str | None, retry: bool = False) -> Model:
     key = (name, provider, variant)
     task = _loads.get(key)
+    failed = task is not None and task.done() and (task.cancelled() or task.exception() is not None)
+    if failed and retry:
+        task = None  # an explicit load tries a failed one again
+    elif failed:
+        exc = task.exception() if not task.cancelled() else None
+        if isinstance(exc, InpageError):
+            raise type(exc)(f"{exc} (it failed to load earlier; inpage.loadModel({name!r}) tries again)") from None
     if task is None:
         task = _loads[key] = asyncio.ensure_future(_load(name, provider, variant))
-    try:
-        return await asyncio.shield(task)
-    except BaseException:
-        if _loads.get(key) is task and task.done():
-            del _loads[key]
-        raise
+    return await asyncio.shield(task)
 
 
 async def _load(name: str, provider: str, variant: str | None) -> Model:
@@ -65,7 +71,13 @@ async def _load(name: str, provider: str, variant: str | None) -> Model:
     # compiles). Paying it now, while the user is still choosing an image or starting the
     # camera, makes the first real result come sooner. Image tasks also decode and fit a tiny
     # PNG: the first image pays for Pillow's plug-ins being imported (hundreds of ms in the page).
-    await model.run({spec.name: _zeros(spec) for spec in model.spec.inputs})
+    # Zeros are not valid input for every model (an Expand or a SplitToSequence whose sizes come
+    # from an input): a failed warm-up only means the first real call pays the set-up instead.
+    try:
+        await model.run({spec.name: _zeros(spec) for spec in model.spec.inputs})
+        warm_up_failures.pop(model.spec.name, None)
+    except InpageError as exc:
+        warm_up_failures[model.spec.name] = str(exc)
     if model.task.image_input:
         async with model.lock:
             model.task.prepare(_tiny_png(), model.task.options({}))
@@ -105,13 +117,15 @@ def _info(model: Model) -> dict:
         "inputSize": list(spec.image.size) if spec.image else None,
         "inputs": [t.as_json() for t in spec.inputs],
         "outputs": [t.as_json() for t in spec.outputs],
+        "warmUpFailed": warm_up_failures.get(spec.name),
     }
 
 
 async def load(name: str, provider: str, variant=None):
-    """Load a model (once, however many callers ask at the same time); resolves to its description."""
+    """Load a model (once, however many callers ask at the same time; again if it failed before);
+    resolves to its description."""
     try:
-        return _web.to_js_payload(_info(await _model(str(name), str(provider), None if variant is None else str(variant))))
+        return _web.to_js_payload(_info(await _model(str(name), str(provider), None if variant is None else str(variant), retry=True)))
     except BaseException as exc:  # noqa: BLE001 - every failure goes back as one line
         return _web.to_js_payload(_error(exc))
 
@@ -166,7 +180,7 @@ async def call(method: str, name: str, provider: str, variant, source, options):
         try:
             return _web.to_js_payload(payload)
         except ValueError:
-            raise InferenceError(f"model {model.spec.name!r} produced NaN or infinite scores; its outputs are not usable") from None
+            raise non_finite_result(model.spec.name) from None
     except BaseException as exc:  # noqa: BLE001 - every failure goes back as one line
         return _web.to_js_payload(_error(exc))
 

@@ -87,15 +87,19 @@ def check_provider(provider: str | None) -> str:
     return provider
 
 
+def variant_key(provider: str) -> str:
+    return provider
+
+
 def default_manifest_location() -> str:
     return str(_host().manifestUrl)
 
 
-async def load_session(location: str, sha256: str, file_name: str, provider: str, threads: int | None):
+async def load_session(location: str, sha256: str, file_name: str, provider: str, threads: int | None, config: dict[str, str] | None = None):
     # threads: onnxruntime-web takes its thread count from the worker (env.wasm.numThreads), set
     # once, because it cannot change after the first session.
     try:
-        handle = await _host().loadSession(location, sha256, file_name, provider)
+        handle = await _host().loadSession(location, sha256, file_name, provider, to_js(dict(config or {}), dict_converter=js.Object.fromEntries))
     except JsException as exc:
         raise python_error(exc, ModelLoadError, f"cannot load {file_name}") from None
     return WebSession(handle, file_name)
@@ -133,6 +137,12 @@ class WebSession:
         proxies, buffers, tensors = [], [], []
         try:
             for name, array in feeds.items():
+                if array.dtype == object:
+                    # Strings cross as a JS array of str: onnxruntime-web copies them into its heap.
+                    tensor = self._ort.Tensor.new("string", _js_strings(array), to_js(list(array.shape)))
+                    tensors.append(tensor)
+                    js.Reflect.set(js_feeds, name, tensor)
+                    continue
                 if array.dtype not in _TO_JS:
                     raise InvalidArgumentError(f"input {name!r} is {array.dtype}, which onnxruntime-web cannot take")
                 array = np.ascontiguousarray(array)
@@ -164,6 +174,9 @@ class WebSession:
         """The feeds as onnxruntime-web tensors holding copies (for timing bare runs); caller disposes them."""
         js_feeds = js.Object.new()
         for name, array in feeds.items():
+            if array.dtype == object:
+                js.Reflect.set(js_feeds, name, self._ort.Tensor.new("string", _js_strings(array), to_js(list(array.shape))))
+                continue
             tensor_type = _TO_JS[array.dtype][1]
             raw = to_js(np.ascontiguousarray(array).tobytes())
             typed = getattr(js, _TYPED_ARRAYS[tensor_type]).new(raw.buffer, raw.byteOffset, array.size)
@@ -188,6 +201,12 @@ class WebSession:
         finally:
             # Frees the output's memory in onnxruntime-web now (GPU buffers too, under WebGPU).
             tensor.dispose()
+
+
+def _js_strings(array: np.ndarray):
+    if not all(isinstance(item, str) for item in array.reshape(-1)):
+        raise InvalidArgumentError("a string tensor may only hold str values")
+    return to_js([str(item) for item in array.reshape(-1)])
 
 
 async def time_raw_runs(session: WebSession, feeds: dict[str, np.ndarray], runs: int) -> list[float]:
@@ -240,7 +259,14 @@ def js_to_array(value) -> Any:
         tensor_type = str(getattr(value, "type", "float32") or "float32")
         shape = tuple(int(d) for d in value.dims)
         if tensor_type == "string":
-            return np.array(value.data.to_py(), dtype=object).reshape(shape)
+            items = list(value.data.to_py())
+            if not all(isinstance(item, str) for item in items):
+                raise InvalidArgumentError("a string tensor's data must be a list of strings")
+            if len(items) != int(np.prod(shape, dtype=np.int64)):
+                raise InvalidArgumentError(f"a string tensor of dims {list(shape)} needs {int(np.prod(shape, dtype=np.int64))} strings, not {len(items)}")
+            array = np.empty(len(items), dtype=object)
+            array[:] = items
+            return array.reshape(shape)
         dtype = _FROM_JS.get(tensor_type)
         if dtype is None:
             raise InvalidArgumentError(f"tensor type {tensor_type!r} is not one of {', '.join(sorted(_FROM_JS))}")

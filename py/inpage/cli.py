@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .errors import InpageError
+from .errors import InpageError, non_finite_result
 
 
 class CliError(Exception):
@@ -135,7 +135,12 @@ def _default_model(args, task: str) -> str:
 
 
 def _print_json(value) -> None:
-    print(json.dumps(value, indent=2, default=_jsonable))
+    try:
+        text = json.dumps(value, indent=2, default=_jsonable, allow_nan=False)
+    except ValueError:
+        # Bare NaN/Infinity is not JSON; the page refuses such a result with the same line.
+        raise non_finite_result(str(value.get("model", "?")) if isinstance(value, dict) else "?") from None
+    print(text)
 
 
 def _jsonable(value):

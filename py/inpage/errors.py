@@ -60,3 +60,9 @@ def one_line(error: BaseException) -> str:
     """``error`` as one line for a user: the message, or the type name where there is none."""
     text = " ".join(str(error).split())
     return text or type(error).__name__
+
+
+def non_finite_result(model: str) -> InferenceError:
+    """The error for a result holding NaN or infinity, which JSON cannot carry: the same words in the
+    page (where results cross as JSON) and from the CLI's ``--json``."""
+    return InferenceError(f"model {model!r} produced NaN or infinite values; its outputs are not usable as JSON")

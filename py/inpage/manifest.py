@@ -62,6 +62,17 @@ NUMPY_TYPES = {
 }
 
 Dim = int | str | None
+# A model's name becomes a file name (labels/<name>.txt), part of URLs and a CLI argument: letters,
+# digits, '.', '_' and '-', starting with a letter or digit (no dotfiles, no '..', no path parts).
+MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def model_name_problem(name: object) -> str | None:
+    """Why ``name`` cannot name a model, or None when it can."""
+    if isinstance(name, str) and MODEL_NAME.fullmatch(name):
+        return None
+    return (f"{name!r} cannot name a model: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit "
+            "(it becomes a file name and part of the page's URLs)")
 
 
 @dataclass(frozen=True)
@@ -125,6 +136,7 @@ class Variant:
     providers: tuple[str, ...] = ()  # execution providers the benchmark kept it for, fastest first
     size: tuple[int, int] | None = None  # another image input size (detectors at 320, say)
     report: dict = field(default_factory=dict)
+    session_config: dict[str, str] = field(default_factory=dict)  # onnxruntime session config entries the file needs
 
 
 @dataclass(frozen=True)
@@ -148,6 +160,9 @@ class ModelSpec:
     description: str = ""
     default: bool = False
     variant: str = "base"  # which file this spec describes: "base" (the entry's own) or a variant's name
+    # onnxruntime session config entries the file needs, natively and in the page alike
+    # ({"session.disable_quant_qdq": "1"} for inpage's int8 variants: see inpage.int8_portability).
+    session_config: dict[str, str] = field(default_factory=dict)
     entry: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def input(self, name: str) -> TensorSpec:
@@ -178,7 +193,7 @@ class ModelSpec:
             return self
         for variant in self.variants:
             if variant.name == name:
-                spec = replace(self, file=variant.file, sha256=variant.sha256, variant=variant.name)
+                spec = replace(self, file=variant.file, sha256=variant.sha256, variant=variant.name, session_config=dict(variant.session_config))
                 if variant.size and self.image:
                     spec = _resized(spec, *variant.size)
                 return spec
@@ -238,6 +253,13 @@ def _tensor(checker: _Entry, raw: Any, path: str) -> TensorSpec:
             raise checker.fail(f"{path}.shape", f"must be a list of sizes (a non-negative int, or a name for a dynamic dimension), not {shape!r}")
         shape = tuple(shape)
     return TensorSpec(name=name, dtype=dtype, shape=shape)
+
+
+def _session_config(checker: _Entry, raw: dict, path: str) -> dict[str, str]:
+    config = raw.get("session_config", {})
+    if not isinstance(config, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in config.items()):
+        raise checker.fail(path, f"must be an object of onnxruntime session config entries (strings to strings), not {config!r}")
+    return dict(config)
 
 
 def _numbers(checker: _Entry, raw: dict, key: str, path: str, count: int, default: tuple[float, ...]) -> tuple[float, ...]:
@@ -391,8 +413,9 @@ def parse_entry(entry: dict, labels_text: str | None = None, position: int = 0) 
 
     checker = _Entry(entry, position)
     name = checker.get("name", str)
-    if not name.strip() or "/" in name:
-        raise checker.fail("name", f"must be a non-empty name without '/', not {name!r}")
+    problem = model_name_problem(name)
+    if problem:
+        raise checker.fail("name", problem)
     task_name = checker.get("task", str)
     if task_name not in task_names():
         raise checker.fail("task", f"must be one of {', '.join(task_names())}, not {task_name!r}")
@@ -457,6 +480,7 @@ def parse_entry(entry: dict, labels_text: str | None = None, position: int = 0) 
                 providers=tuple(checker.get("providers", list, [], where=raw, path=f"{path}.providers")),
                 size=tuple(size) if size else None,
                 report=checker.get("report", dict, {}, where=raw, path=f"{path}.report"),
+                session_config=_session_config(checker, raw, f"{path}.session_config"),
             )
         )
     if len({v.name for v in variants} | {"base"}) != len(variants) + 1:
@@ -479,6 +503,7 @@ def parse_entry(entry: dict, labels_text: str | None = None, position: int = 0) 
         variants=tuple(variants),
         description=checker.get("description", str, ""),
         default=bool(entry.get("default", False)),
+        session_config=_session_config(checker, entry, "session_config"),
         entry=entry,
     )
     try:

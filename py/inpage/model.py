@@ -159,8 +159,14 @@ async def load_spec(model: str, manifest: str | None = None) -> tuple[ModelSpec,
 
 
 def choose_variant(spec: ModelSpec, provider: str) -> str:
-    """The variant the benchmark kept for ``provider`` (the first that lists it), else the base model."""
-    return next((variant.name for variant in spec.variants if provider in variant.providers), "base")
+    """The variant the benchmark kept for ``provider`` on this kind of machine (the first that lists
+    it), else the base model.
+
+    Natively the CPU decides: the benchmark records ``cpu-int8dot`` on CPUs with an int8 dot-product
+    instruction (VNNI, arm64's dot product) and ``cpu`` on the others, where int8 runs no faster
+    than float; this machine looks up its own kind (see :func:`inpage._backend.variant_key`)."""
+    key = _backend.variant_key(provider)
+    return next((variant.name for variant in spec.variants if key in variant.providers), "base")
 
 
 async def load_model(
@@ -193,7 +199,8 @@ async def load_model(
     location = urljoin(manifest, spec.file)
     # The backend fetches and verifies the bytes where the session is made (in the page that is
     # JavaScript, so the model never crosses into Python and back).
-    session = await _backend.load_session(location, spec.sha256, spec.file, provider, threads)
+    # Errors name the model as well as its file: a user's file is often just "model.onnx".
+    session = await _backend.load_session(location, spec.sha256, f"model {spec.name!r} ({spec.file})", provider, threads, spec.session_config)
     try:
         problems = graph_problems(spec, session.inputs, session.outputs)
         if problems:

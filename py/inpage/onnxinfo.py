@@ -57,6 +57,9 @@ class GraphInfo:
     final_ops: dict[str, str]  # output name -> the op that produces it
     zipmap_outputs: list[str] = field(default_factory=list)
     zipmap_labels: list[Any] | None = None
+    # The classes of an ai.onnx.ml classifier, in the order of its probability columns (ZipMap's,
+    # else the classifier node's classlabels_*); None where the graph has no such node.
+    classifier_labels: list[Any] | None = None
 
     @property
     def is_ml_graph(self) -> bool:
@@ -175,6 +178,8 @@ def inspect_model(path: Path, model=None) -> GraphInfo:
     final_ops = {name: _final_op(name, producers) for name in [o.name for o in outputs]}
     zipmap = [name for name in kinds if producers.get(name) is not None and producers[name].op_type == "ZipMap"]
     zipmap_labels = next((zipmap_class_labels(producers[name]) for name in zipmap), None)
+    classifiers = [zipmap_class_labels(node) for node in graph.node if node.domain == ML_DOMAIN and node.op_type.endswith("Classifier")]
+    classifier_labels = zipmap_labels if zipmap_labels is not None else next((c for c in classifiers if c), None)
     return GraphInfo(
         path=path,
         file_size=path.stat().st_size if path.exists() else model.ByteSize(),
@@ -190,11 +195,12 @@ def inspect_model(path: Path, model=None) -> GraphInfo:
         final_ops=final_ops,
         zipmap_outputs=zipmap,
         zipmap_labels=zipmap_labels,
+        classifier_labels=classifier_labels,
     )
 
 
 def zipmap_class_labels(node) -> list:
-    """The class labels a ZipMap node maps its probabilities to (ints or strings)."""
+    """The class labels a ZipMap (or an ai.onnx.ml classifier) node maps its probabilities to (ints or strings)."""
     for attribute in node.attribute:
         if attribute.name == "classlabels_int64s":
             return list(attribute.ints)

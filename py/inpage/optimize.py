@@ -36,7 +36,7 @@ import statistics
 import tempfile
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -48,6 +48,7 @@ from .errors import InvalidArgumentError, ManifestError
 from .image import to_rgb
 from .manifest import ModelSpec, dump_manifest, labels_location, parse_entry, read_manifest
 from .bundle.files import sha256_of
+from .int8_portability import SAFE_WEIGHT, inexact_boundaries, inexact_ops, saturation_risks
 from .tasks import get_task
 
 PHOTOS_INDEX = "photos.json"
@@ -89,6 +90,11 @@ QUALITY_SLACK = 0.02
 # keypoints within 2% of the diagonal; segment: mean IoU of the masks), all on held-out photos.
 QUALITY_FLOOR = {"detect": 0.8, "classify": 0.6, "pose": 0.7, "segment": 0.7}
 HEAVY_OPS = {"Conv", "ConvTranspose", "Gemm", "MatMul"}
+# The float ops quantize_static may turn into int8 ones: those whose QOperator forms give the same
+# integers on every CPU and in the page (inpage.int8_portability.EXACT_OPS); Relu and Clip fold
+# into the preceding convolution's output range.
+QUANTIZED_OPS = ("Conv", "MatMul", "Gemm", "Relu", "Clip", "LeakyRelu", "Concat", "MaxPool", "Pad", "Reshape", "Transpose",
+                 "Squeeze", "Unsqueeze", "Flatten", "Split", "Slice", "Gather", "Resize")
 OUR_VARIANTS = ("opt", "int8")  # plus "int8-<size variant>"
 
 
@@ -178,24 +184,27 @@ def _views(file: str, image: Image.Image) -> list[View]:
 # ---- running a model file --------------------------------------------------------------------
 
 
-def _session(model: str | bytes, threads: int | None = THREADS):
+def _session(model: str | bytes, threads: int | None = THREADS, config: dict[str, str] | None = None):
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.log_severity_level = 3  # BlazeFace's unused initializers are reported at every load
     if threads:
         options.intra_op_num_threads = threads
+    for key, value in (config or {}).items():
+        options.add_session_config_entry(key, value)
     return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
 
 class Runner:
     """One model file, fed and read by the task of the spec that describes it."""
 
-    def __init__(self, spec: ModelSpec, path: Path):
+    def __init__(self, spec: ModelSpec, path: Path, config: dict[str, str] | None = None):
         self.spec = spec
         self.path = path
         self.task = get_task(spec.task)(spec)
-        self.session = _session(str(path))
+        # The session config the file runs with in inpage (the manifest's session_config).
+        self.session = _session(str(path), config=spec.session_config if config is None else config)
         self.output_names = [o.name for o in self.session.get_outputs()]
 
     def feeds(self, image: Image.Image) -> tuple[dict[str, np.ndarray], Any]:
@@ -469,6 +478,21 @@ def head_nodes(model, depth: int = 1) -> list[str]:
     return sorted(found)
 
 
+def depthwise_weights(model) -> list[str]:
+    """The weight initializers of ``model``'s depthwise convolutions (one input channel per group and
+    one output channel per group), which onnxruntime computes in 32 bits on every CPU."""
+    shapes = {t.name: tuple(t.dims) for t in model.graph.initializer}
+    found = []
+    for node in model.graph.node:
+        if node.op_type != "Conv" or len(node.input) < 2 or node.input[1] not in shapes:
+            continue
+        group = next((a.i for a in node.attribute if a.name == "group"), 1)
+        shape = shapes[node.input[1]]
+        if group > 1 and len(shape) >= 2 and shape[0] == group and shape[1] == 1:
+            found.append(node.input[1])
+    return sorted(set(found))
+
+
 def _name_nodes(model) -> None:
     # Exclusion goes by node name; give nameless nodes a name that depends only on the graph.
     names = {node.name for node in model.graph.node}
@@ -619,11 +643,18 @@ def _write_report(path: Path, report: dict) -> None:
     os.replace(temporary, path)
 
 
+# The session config every int8 variant needs: onnxruntime would otherwise fuse the float islands
+# (DequantizeLinear -> Add -> QuantizeLinear) back into QLinearAdd, whose rounding differs per CPU.
+INT8_SESSION_CONFIG = {"session.disable_quant_qdq": "1"}
+
+
 def _variant_entry(name: str, path: Path, dtype: str, report_path: Path, summary: dict, old: dict | None, size=None) -> dict:
     sha256 = sha256_of(path)
     entry: dict[str, Any] = {"name": name, "file": path.name, "sha256": sha256, "dtype": dtype}
     if size:
         entry["size"] = list(size)
+    if dtype == "int8":
+        entry["session_config"] = dict(INT8_SESSION_CONFIG)
     # The benchmark's choice stands only for the very same bytes.
     providers = old.get("providers", []) if old and old.get("sha256") == sha256 else []
     entry["providers"] = providers
@@ -810,8 +841,10 @@ class ModelOptimizer:
         pre_model = onnx.load(str(pre))
         _name_nodes(pre_model)
         onnx.save(pre_model, str(pre))
+        depthwise = depthwise_weights(pre_model)
 
         tried: dict[int, dict] = {}
+        refused: dict[int, str] = {}
         previous: list[str] | None = None
         for depth in HEAD_DEPTHS:
             excluded = head_nodes(pre_model, depth)
@@ -827,33 +860,61 @@ class ModelOptimizer:
                 warnings.simplefilter("ignore", RuntimeWarning)
                 quantize_static(
                     str(pre), str(candidate), _Feeds(calibration_feeds),
+                    # Depthwise convolutions keep all 8 bits: onnxruntime widens both operands to
+                    # 32 bits for them on every CPU, so they cannot saturate (see reduce_range below).
+                    extra_options={"TensorQuantOverrides": {name: [{"axis": 0, "reduce_range": False}] for name in depthwise}},
                     quant_format=QuantFormat.QOperator,  # see the -inf above; onnxruntime-web runs these ops
                     per_channel=True,
+                    # 7-bit weights (-64..64) for every other Conv, MatMul and Gemm: x86 CPUs
+                    # without VNNI add pairs of uint8 x int8 products in 16 bits (vpmaddubsw) and
+                    # saturate past 32767; 255 * (64 + 64) stays under it, so every CPU and the
+                    # page compute the same integers. See inpage.int8_portability.
+                    reduce_range=True,
                     weight_type=QuantType.QInt8,
                     activation_type=QuantType.QUInt8,  # onnxruntime-web's int8 kernels take uint8 activations
                     calibrate_method=CalibrationMethod.MinMax,
                     nodes_to_exclude=excluded,
+                    # Only ops whose integer results are the same on every CPU and in the page;
+                    # Add, Mul, Sigmoid and pooling stay float between a Dequantize and a Quantize.
+                    op_types_to_quantize=list(QUANTIZED_OPS),
                 )
-            results = Runner(source.spec, candidate).results(self.photos.calibration, judge)
+            portability = inexact_boundaries(onnx.load(str(candidate)))
+            if portability:
+                # A float op upstream of a quantisation step (a skip connection the float head
+                # pulled in): its answers could differ by CPU. Another head depth may avoid it.
+                refused[depth] = portability[0]
+                continue
+            results = Runner(source.spec, candidate, INT8_SESSION_CONFIG).results(self.photos.calibration, judge)
             quality = judge.quality(judge.compare(reference, results, self.photos.calibration))
             tried[depth] = {"excluded": excluded, "quality": quality, "file": candidate}
+        if not tried:
+            raise NotPortable(f"no float head depth of {list(refused)} gives an int8 model whose answers are the same on every CPU ({next(iter(refused.values()))})")
         best = max(t["quality"] for t in tried.values())
         depth = next(d for d, t in tried.items() if t["quality"] >= best - QUALITY_SLACK)
         chosen = tried[depth]
         model = onnx.load(str(chosen["file"]))
+        risks = saturation_risks(model) + inexact_ops(model)
+        if risks:
+            # reduce_range above rules this out; a file that could still saturate would give other
+            # answers on x86 CPUs without VNNI than everywhere else, so it is never written.
+            raise RuntimeError(f"{source.path.name}: the int8 model is not portable: {risks[0]}")
         halved = _halve_float_weights(model)
         _tidy(model)
         _save(model, path)
         return {
             "format": "QOperator",
-            "weights": "int8, per channel",
+            "weights": "int8 per channel: -64..64 (reduce_range, 7 bits) except depthwise convolutions, which keep -127..127",
+            "depthwise_weights_at_8_bits": len(depthwise),
             "activations": "uint8, per tensor",
             "calibration": "MinMax, on the calibration photos prepared by the model's task",
             "pre_process": "onnxruntime.quantization.quant_pre_process (basic graph optimisation, ONNX shape inference)",
             "float_head_depth": depth,
             "float_head_nodes": chosen["excluded"],
             "calibration_quality_by_head_depth": {str(d): round(t["quality"], 4) for d, t in tried.items()},
+            "head_depths_refused_as_not_portable": {str(d): why for d, why in refused.items()},
             "float_head_weights_stored_as_float16": halved,
+            "portable": (f"integer matrix kernels' int8 weights within -{SAFE_WEIGHT}..{SAFE_WEIGHT} (no 16-bit saturation on any CPU); "
+                         f"only {', '.join(QUANTIZED_OPS)} quantised, whose integer results are the same on every CPU and in the page"),
             "rule": (f"the output head stays float: the nodes from each output back to its Nth heavy op; N is the smallest of "
                      f"{list(HEAD_DEPTHS)} whose quality on the calibration photos is within {QUALITY_SLACK} of the best"),
         }
@@ -863,10 +924,21 @@ class ModelOptimizer:
         path = self.models_dir / f"{stem}.int8.onnx"
         report_path = _report_path(path)
         with tempfile.TemporaryDirectory(prefix="inpage-int8-") as tmp:
-            recipe = self.quantize(source, path, Path(tmp))
+            try:
+                recipe = self.quantize(source, path, Path(tmp))
+            except NotPortable as exc:
+                report = {"model": self.spec.name, "variant": name, "kind": "int8 static quantisation", "base_sha256": self.base.sha256,
+                          "kept": False, "why": str(exc), "made_with": _versions()}
+                if source.name != "base":
+                    report["source_sha256"] = source.sha256
+                _write_report(report_path, report)
+                path.unlink(missing_ok=True)
+                return Made(name, None, report, f"{name}: not kept: {exc}")
         report = self.common_report(name, "int8 static quantisation", path, source)
         report["quantization"] = recipe
-        runner = Runner(source.spec, path)
+        report["session_config"] = dict(INT8_SESSION_CONFIG)
+        int8_spec = replace(source.spec, session_config=dict(INT8_SESSION_CONFIG))
+        runner = Runner(int8_spec, path)
         report["accuracy"] = self.accuracy(runner)
         if source.name != "base":
             # Against the float file it was made from, too: what quantisation alone costs.
@@ -882,7 +954,7 @@ class ModelOptimizer:
             _write_report(report_path, report)
             path.unlink()
             return Made(name, None, report, f"{name}: not kept: {report['why']}")
-        paths, specs = [self.base.path, path], [self.spec, source.spec]
+        paths, specs = [self.base.path, path], [self.spec, int8_spec]
         if source.name != "base":
             paths.append(source.path)
             specs.append(source.spec)
@@ -937,6 +1009,10 @@ class ModelOptimizer:
         variant = next(v for v in self.spec.variants if v.name == name)
         path = self.models_dir / variant.file
         return Source(name, self.spec.with_variant(name), path, variant.sha256)
+
+
+class NotPortable(Exception):
+    """The int8 model would give other answers on some CPUs than in the page: it is not made."""
 
 
 class _Feeds:

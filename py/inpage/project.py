@@ -32,7 +32,8 @@ from typing import Any
 from .bundle.files import sha256_of
 from .errors import InpageError, ProjectError
 from .heads import get_head, guess_head
-from .manifest import ModelSpec, dump_manifest, graph_problems, parse_entry, read_manifest
+from .int8_portability import file_saturation_risks
+from .manifest import ModelSpec, dump_manifest, graph_problems, model_name_problem, parse_entry, read_manifest
 from .onnxinfo import SINGLE_FILE_LIMIT, GraphInfo, inspect_model, load, zipmap_class_labels
 from .tasks import task_names
 
@@ -214,7 +215,10 @@ def plan_entry(
     if labels is not None:
         if not labels.is_file():
             raise ProjectError(f"--labels {labels} does not exist")
-        label_list = [line.strip() for line in labels.read_text(encoding="utf-8").splitlines() if line.strip()]
+        try:
+            label_list = [line.strip() for line in labels.read_text(encoding="utf-8").splitlines() if line.strip()]
+        except UnicodeDecodeError as exc:
+            raise ProjectError(f"--labels {labels} is not UTF-8 text (byte {exc.start} cannot be read); save it as UTF-8, one label per line") from None
         if not label_list:
             raise ProjectError(f"--labels {labels} is empty")
     elif info.zipmap_labels is not None and task == "tabular":
@@ -233,6 +237,16 @@ def plan_entry(
             head["label_output"] = label_output
         if probability_output and label_output:
             head["probability_output"] = probability_output
+        if labels is not None:
+            # The names stand for the model's own classes (0, 1, 2 from scikit-learn, say), in the
+            # order of its probability columns: keep those classes so each prediction maps to its name.
+            classes = info.classifier_labels
+            if not probability_output or not label_output or not classes:
+                raise ProjectError(f"--labels {labels}: {path.name} has no classes to name (it reads as a regressor); leave --labels out")
+            if len(classes) != len(label_list):
+                raise ProjectError(f"--labels {labels} has {len(label_list)} names, but {path.name} has {len(classes)} classes ({', '.join(map(str, classes[:10]))}); give one name per class, in that order")
+            head["classes"] = [str(c) for c in classes]
+            notes.append(f"labels: {len(label_list)} names for the classes {', '.join(map(str, classes[:10]))}, in that order")
         entry["head"] = head
         if label_list:
             entry["labels"] = label_list
@@ -389,11 +403,15 @@ def add_model(
     make_default: bool = False,
     **image_options: Any,
 ) -> AddResult:
-    """Add ``model`` to ``folder``'s ``models/manifest.json`` (created if missing), copying the file beside it."""
+    """Add ``model`` to ``folder``'s ``models/manifest.json`` (created if missing), copying the file beside it.
+
+    All or nothing: a failure leaves the project as it was (no stray copies, no half-written labels)."""
     if not model.is_file():
         raise ProjectError(f"no such file: {model}")
     if model.stat().st_size == 0:
         raise ProjectError(f"{model} is empty")
+    if name is not None and model_name_problem(name):
+        raise ProjectError(f"--name {model_name_problem(name)}")
     models_dir = folder / "models"
     manifest_path = models_dir / "manifest.json"
     entries: list[dict] = []
@@ -407,32 +425,77 @@ def add_model(
     plan = plan_entry(model, info, name=name, task=task, labels=labels, output=output, **image_options)
     entry = plan.entry
     name = entry["name"]
-    if not name or "/" in name:
-        raise ProjectError(f"--name must be a plain name, not {name!r}")
-    notes = list(plan.notes)
+    if model_name_problem(name):
+        raise ProjectError(f"{model.name}: the name it gives, {model_name_problem(name)}; pass --name NAME")
+    with _AllOrNothing() as changes:
+        return _add(model, folder, models_dir, manifest_path, entries, plan, entry, name, python, labels, make_default, changes)
 
+
+class _AllOrNothing:
+    """The files an ``add`` writes: on any failure, the new ones are deleted and the overwritten ones restored."""
+
+    def __init__(self):
+        self._created: list[Path] = []
+        self._saved: dict[Path, bytes] = {}
+
+    def __enter__(self):
+        return self
+
+    def will_write(self, path: Path) -> Path:
+        if path in self._saved or path in self._created:
+            return path
+        if path.is_file():
+            self._saved[path] = path.read_bytes()
+        elif not path.exists():
+            self._created.append(path)
+        return path
+
+    def will_make_dir(self, path: Path) -> None:
+        for folder in reversed([path, *path.parents]):
+            if not folder.exists():
+                self._created.append(folder)
+
+    def __exit__(self, kind, _value, _traceback):
+        if kind is None:
+            return False
+        for path in reversed(self._created):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+        for path, data in self._saved.items():
+            path.write_bytes(data)
+        return False
+
+
+def _add(model, folder, models_dir, manifest_path, entries, plan, entry, name, python, labels, make_default, changes) -> AddResult:
+    notes = list(plan.notes)
     target = models_dir / model.name
     existing_files = {e.get("file") for e in entries if e.get("name") != name}
     if target.name in existing_files and target.resolve() != model.resolve():
         target = models_dir / f"{name}{model.suffix}"
         entry["file"] = target.name
+    changes.will_make_dir(models_dir)
     models_dir.mkdir(parents=True, exist_ok=True)
     if plan.fixes:
+        changes.will_write(target)
+        changes.will_write(target.with_name(target.name + ".tmp"))
         notes.extend(fix_model(model, target, plan.fixes))
     elif target.resolve() != model.resolve():
-        shutil.copyfile(model, target)
+        shutil.copyfile(model, changes.will_write(target))
     entry["sha256"] = sha256_of(target)
     written = inspect_model(target)
     entry["inputs"] = [t.as_json() for t in written.inputs]
     entry["outputs"] = [t.as_json() for t in written.outputs]
 
     if python is not None:
-        entry["python"] = _place_python(python, folder, models_dir)
+        entry["python"] = _place_python(python, folder, models_dir, changes)
         notes.append(f"python: {entry['python']} runs as the model's pre/post-processing")
     if plan.labels_text is not None and isinstance(entry.get("labels"), str):
         labels_path = models_dir / entry["labels"]
+        changes.will_make_dir(labels_path.parent)
         labels_path.parent.mkdir(parents=True, exist_ok=True)
-        labels_path.write_text(plan.labels_text, encoding="utf-8")
+        changes.will_write(labels_path).write_text(plan.labels_text, encoding="utf-8")
     if make_default or not any(e.get("task") == entry["task"] and e.get("name") != name for e in entries):
         for other in entries:
             if other.get("task") == entry["task"]:
@@ -443,6 +506,8 @@ def add_model(
     try:
         spec = parse_entry(entry, labels_text)
     except InpageError as exc:
+        if labels is not None and "labels" in str(exc):
+            raise ProjectError(f"--labels {labels} does not fit this model: {exc}; give one name per class, one per line") from None
         raise ProjectError(f"the entry inpage worked out is not valid ({exc}); pass --task, --output or --size") from None
     problems = _smoke_test(target, spec)
     if problems:
@@ -452,23 +517,25 @@ def add_model(
             notes.append(f"warning: op {support.domain}:{support.op_type} is not in onnxruntime-web's WASM build; the page cannot run this model on WASM")
         elif support.status == "partial":
             notes.append(f"warning: op {support.domain}:{support.op_type} runs in onnxruntime-web only for some types ({support.detail})")
+    for risk in file_saturation_risks(target)[:1]:
+        notes.append(f"warning: {risk}")
 
     replaced = any(e.get("name") == name for e in entries)
     entries = [e if e.get("name") != name else entry for e in entries] if replaced else entries + [entry]
-    manifest_path.write_text(dump_manifest(entries), encoding="utf-8")
+    changes.will_write(manifest_path).write_text(dump_manifest(entries), encoding="utf-8")
     if replaced:
         notes.append(f"replaced the earlier entry called {name!r}")
     return AddResult(name, entry["task"], manifest_path, notes)
 
 
-def _place_python(python: Path, folder: Path, models_dir: Path) -> str:
+def _place_python(python: Path, folder: Path, models_dir: Path, changes: _AllOrNothing) -> str:
     """The manifest's ``python`` path: the file where it is, if inside the project; else a copy in models/."""
     if not (python.is_file() and python.suffix == ".py") and not (python.is_dir() and (python / "__init__.py").is_file()):
         raise ProjectError(f"--python must be a .py file or a package folder with __init__.py, not {python}")
     resolved = python.resolve()
     if folder.resolve() in resolved.parents:
         return Path(os.path.relpath(resolved, models_dir.resolve())).as_posix()
-    target = models_dir / python.name
+    target = changes.will_write(models_dir / python.name)
     if python.is_dir():
         shutil.copytree(python, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
     else:
@@ -485,6 +552,7 @@ def inspect_file(path: Path) -> dict:
         raise ProjectError(f"no such file: {path}")
     info = inspect_model(path)
     report = info.as_json()
+    report["int8_portability"] = file_saturation_risks(path)
     try:
         plan = plan_entry(path, info)
         report["inpage_add"] = {"entry": plan.entry, "notes": plan.notes, "fixes": plan.fixes}
@@ -518,6 +586,8 @@ def describe(report: dict) -> str:
     else:
         lines.append("onnxruntime-web (WASM):")
         lines += [f"  {s['domain']}:{s['op_type']}: {s['status']}{' - ' + s['detail'] if s['detail'] else ''}" for s in bad]
+    for risk in report.get("int8_portability", []):
+        lines.append(f"int8: {risk}")
     plan = report["inpage_add"]
     if "error" in plan:
         lines.append(f"inpage add: {plan['error']}")

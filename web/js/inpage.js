@@ -192,7 +192,12 @@ function rowsMessage(rows) {
   return { kind: 'rows', rows: { data, dims: [table.length, table[0].length], type: 'float64' } };
 }
 
-/** Named tensors for `run`: `{name: {data: TypedArray | number[], dims, type}}` (an ort.Tensor works too). */
+/**
+ * Named tensors for `run`: `{name: {data, dims, type}}` (an ort.Tensor works too). `data` is the typed
+ * array of `type` (float16: a Float16Array, or a Uint16Array of float16 bits), a plain array of
+ * numbers (BigInts or numbers for int64/uint64), or, for `type: 'string'`, an array of strings.
+ * The number of values must match `dims`: nothing is ever read as another type or cut short.
+ */
 function feedsMessage(feeds) {
   if (!feeds || typeof feeds !== 'object' || Array.isArray(feeds)) {
     throw new InpageError('InvalidArgumentError', 'feeds must be an object of input name -> {data, dims, type}');
@@ -200,13 +205,27 @@ function feedsMessage(feeds) {
   const out = {};
   for (const [name, tensor] of Object.entries(feeds)) {
     if (!tensor || !Array.isArray(tensor.dims) || !(ArrayBuffer.isView(tensor.data) || Array.isArray(tensor.data))) {
-      throw new InpageError('InvalidArgumentError', `feeds.${name} must be {data: a typed array, dims: [...], type: 'float32' | ...}`);
+      throw new InpageError('InvalidArgumentError', `feeds.${name} must be {data: a typed array or a list, dims: [...], type: 'float32' | ...}`);
     }
     const type = tensor.type || 'float32';
-    let data = Array.isArray(tensor.data) ? typedArrayOf(type, tensor.data, name) : tensor.data;
-    // float16 travels as its bits: Pyodide cannot read a Float16Array.
-    if (typeof Float16Array !== 'undefined' && data instanceof Float16Array) data = new Uint16Array(data.buffer, data.byteOffset, data.length);
-    out[name] = { data, dims: tensor.dims.map(Number), type };
+    const dims = tensor.dims.map(Number);
+    if (!dims.every((d) => Number.isInteger(d) && d >= 0)) {
+      throw new InpageError('InvalidArgumentError', `feeds.${name}.dims must be non-negative integers, not [${tensor.dims.join(', ')}]`);
+    }
+    const count = dims.reduce((a, b) => a * b, 1);
+    let data;
+    if (type === 'string') {
+      if (!Array.isArray(tensor.data) || !tensor.data.every((v) => typeof v === 'string')) {
+        throw new InpageError('InvalidArgumentError', `feeds.${name}.data must be a list of strings for type 'string'`);
+      }
+      data = tensor.data;
+    } else {
+      data = Array.isArray(tensor.data) ? typedArrayOf(type, tensor.data, name) : checkedTypedArray(type, tensor.data, name);
+    }
+    if (data.length !== count) {
+      throw new InpageError('InvalidArgumentError', `feeds.${name} has ${data.length} value(s), but dims [${dims.join(', ')}] need ${count}`);
+    }
+    out[name] = { data, dims, type };
   }
   return { kind: 'feeds', feeds: out };
 }
@@ -218,12 +237,35 @@ const TYPED = {
 
 function typedArrayOf(type, values, name) {
   const Type = TYPED[type];
-  if (!Type) throw new InpageError('InvalidArgumentError', `feeds.${name}.type must be one of ${Object.keys(TYPED).join(', ')}, not "${type}"`);
+  if (!Type) throw new InpageError('InvalidArgumentError', `feeds.${name}.type must be one of ${Object.keys(TYPED).join(', ')}, string, not "${type}"`);
+  if (type === 'float16') {
+    // Numbers, not bits: round them to float16 as the browser does, and send the bits.
+    if (typeof Float16Array === 'undefined') {
+      throw new InpageError('InvalidArgumentError', `feeds.${name}: this browser has no Float16Array to convert numbers; pass a Uint16Array of float16 bits`);
+    }
+    const halves = Float16Array.from(values, Number);
+    return new Uint16Array(halves.buffer, halves.byteOffset, halves.length);
+  }
   try {
     return Type === BigInt64Array || Type === BigUint64Array ? Type.from(values, BigInt) : Type.from(values, Number);
   } catch (error) {
     throw new InpageError('InvalidArgumentError', `feeds.${name}.data cannot be ${type}: ${error.message}`);
   }
+}
+
+/** A typed array given for `type`, as the array the worker reads; another element type is refused, never reinterpreted. */
+function checkedTypedArray(type, data, name) {
+  const Type = TYPED[type];
+  if (!Type) throw new InpageError('InvalidArgumentError', `feeds.${name}.type must be one of ${Object.keys(TYPED).join(', ')}, string, not "${type}"`);
+  // float16 travels as its bits: Pyodide cannot read a Float16Array.
+  if (type === 'float16' && typeof Float16Array !== 'undefined' && data instanceof Float16Array) return new Uint16Array(data.buffer, data.byteOffset, data.length);
+  const accepted = type === 'bool' ? [Uint8Array, Int8Array] : [Type];
+  if (type === 'uint8') accepted.push(Uint8ClampedArray);
+  if (!accepted.some((T) => data instanceof T)) {
+    const expected = type === 'float16' ? 'a Float16Array or a Uint16Array of float16 bits' : `a ${Type.name}`;
+    throw new InpageError('InvalidArgumentError', `feeds.${name}.data is a ${data.constructor.name}, but type '${type}' needs ${expected} (or a list of numbers)`);
+  }
+  return data;
 }
 
 // ---- calls ------------------------------------------------------------------------------------

@@ -10,6 +10,9 @@ const notices = $('notices');
 bindProgress($('loader'));
 describeEnvironment($('env'), notices);
 
+// How the benchmark's `providers` records read to a person (native CPUs are recorded by kind).
+const PROVIDER_NAMES = { wasm: 'WASM', webgpu: 'WebGPU', cpu: 'native CPUs without int8 dot product', 'cpu-int8dot': 'native CPUs with int8 dot product (VNNI)', cuda: 'CUDA' };
+
 function fact(list, term, value) {
   if (value == null || value === '') return;
   const row = document.createElement('div');
@@ -74,7 +77,7 @@ function card(model, report) {
   node.querySelector('.variants-box').hidden = !model.variants?.length;
   for (const variant of model.variants || []) {
     const item = document.createElement('li');
-    const keptFor = variant.providers?.length ? `kept for ${variant.providers.join(', ')}` : 'not chosen by default';
+    const keptFor = variant.providers?.length ? `kept for ${variant.providers.map((p) => PROVIDER_NAMES[p] || p).join(', ')}` : 'not chosen by default';
     item.textContent = `${variant.name}: ${variant.file} (${variant.dtype}${variant.size ? `, ${variant.size.join('x')}` : ''}), ${keptFor}${variant.report?.summary ? `; ${variant.report.summary}` : ''}`;
     variants.append(item);
   }

@@ -107,14 +107,15 @@ export function probeWebGpu() {
  * Resolves to `{session, ort, backend, fallbackReason}`: `backend` is the provider that runs,
  * `fallbackReason` says why it is not the one asked for (null when it is).
  */
-export async function createSession(modelBytes, provider, fileName) {
+export async function createSession(modelBytes, provider, fileName, config = {}) {
   let fallbackReason = null;
+  const options = { ...SESSION_OPTIONS, extra: extraOptions(config) };
   if (provider === 'webgpu') {
     const gpu = await probeWebGpu();
     if (gpu.available) {
       try {
         const ort = await loadBundle('webgpu');
-        const session = await ort.InferenceSession.create(modelBytes, { ...SESSION_OPTIONS, executionProviders: ['webgpu'] });
+        const session = await ort.InferenceSession.create(modelBytes, { ...options, executionProviders: ['webgpu'] });
         return { session, ort, backend: 'webgpu', fallbackReason };
       } catch (error) {
         fallbackReason = `WebGPU could not run ${fileName}: ${firstLine(error.message)}`;
@@ -127,11 +128,26 @@ export async function createSession(modelBytes, provider, fileName) {
   }
   const ort = await loadBundle('wasm');
   try {
-    const session = await ort.InferenceSession.create(modelBytes, { ...SESSION_OPTIONS, executionProviders: ['wasm'] });
+    const session = await ort.InferenceSession.create(modelBytes, { ...options, executionProviders: ['wasm'] });
     return { session, ort, backend: 'wasm', fallbackReason };
   } catch (error) {
-    throw new InpageError('ModelLoadError', `${fileName} is not a model onnxruntime-web can load: ${firstLine(error.message)}`);
+    throw new InpageError('ModelLoadError', `onnxruntime-web cannot load ${fileName}: ${firstLine(error.message)}`);
   }
+}
+
+/**
+ * onnxruntime session config entries ({"session.disable_quant_qdq": "1"}) as the nested `extra`
+ * object onnxruntime-web flattens back into the same dotted keys.
+ */
+export function extraOptions(config) {
+  const extra = {};
+  for (const [key, value] of Object.entries(config || {})) {
+    const parts = key.split('.');
+    let node = extra;
+    for (const part of parts.slice(0, -1)) node = node[part] ??= {};
+    node[parts[parts.length - 1]] = String(value);
+  }
+  return extra;
 }
 
 function firstLine(text) {

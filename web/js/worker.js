@@ -163,14 +163,18 @@ const host = {
   async fetchBytes(url) {
     return fetchBytes(await versionedUrl(url));
   },
-  /** Fetch (or take the prefetched) model bytes, check their sha256, and create a session. */
-  async loadSession(url, sha256, fileName, provider) {
+  /**
+   * Fetch (or take the prefetched) model bytes, check their sha256, and create a session.
+   * `label` names the model in errors ("model 'x' (x.onnx)"); download events name the file;
+   * `config` holds the file's onnxruntime session config entries (the manifest's `session_config`).
+   */
+  async loadSession(url, sha256, label, provider, config) {
     const early = prefetched.get(url);
     prefetched.delete(url);
-    const bytes = await (early || downloadModel(url, fileName));
-    await verify(bytes, sha256, fileName);
-    const handle = await createSession(bytes, provider, fileName);
-    mark(`model:${fileName}`);
+    const bytes = await (early || downloadModel(url, new URL(url, self.location.href).pathname.split('/').pop()));
+    await verify(bytes, sha256, label);
+    const handle = await createSession(bytes, provider, label, config);
+    mark(`model:${label}`);
     return handle;
   },
   /**

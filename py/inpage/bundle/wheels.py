@@ -29,7 +29,7 @@ from .files import sha256_of
 from .runtime import with_dependencies
 
 # CPython-only parts of inpage: the page never imports them.
-NOT_IN_PAGE = {"cli.py", "server.py", "_native.py", "resources.py", "onnxinfo.py", "project.py", "optimize.py", "inspect_cli.py", "__main__.py"}
+NOT_IN_PAGE = {"cli.py", "server.py", "_native.py", "resources.py", "onnxinfo.py", "project.py", "optimize.py", "int8_portability.py", "inspect_cli.py", "__main__.py"}
 NOT_IN_PAGE_DIRS = {"bundle", "_assets", "__pycache__"}
 STATE = ".inpage-python"
 

@@ -52,6 +52,8 @@ class Tabular(Task):
         self.dtype = FEATURE_DTYPES[self.input.dtype]
         self.label_output = spec.head.get("label_output")
         self.probability_output = spec.head.get("probability_output")
+        # The model's own classes, in probability-column order, where ``labels`` gives them names.
+        self.classes = [str(c) for c in spec.head.get("classes", [])] or None
         self.value_output = spec.output or next(
             (o.name for o in spec.outputs if o.name not in (self.label_output, self.probability_output)), spec.outputs[0].name
         )
@@ -70,6 +72,12 @@ class Tabular(Task):
         for key in ("label_output", "probability_output"):
             if key in spec.head and spec.head[key] not in names:
                 problems.append(f"head.{key} names {spec.head[key]!r}, which is not among the outputs {names}")
+        classes = spec.head.get("classes")
+        if classes is not None:
+            if not isinstance(classes, list) or not classes:
+                problems.append(f"head.classes must be a non-empty list of the model's classes, not {classes!r}")
+            elif spec.labels is not None and len(classes) != len(spec.labels):
+                problems.append(f"head.classes has {len(classes)} classes, but labels has {len(spec.labels)} names")
         probabilities = spec.head.get("probability_output")
         if probabilities in names and spec.labels is not None:
             shape = spec.output_named(probabilities).shape
@@ -115,7 +123,10 @@ class Tabular(Task):
         if self.label_output is not None:
             raw_label = np.asarray(outputs[self.label_output]).reshape(-1)[0]
             label = raw_label.decode() if isinstance(raw_label, bytes) else str(raw_label)
-            if self.spec.labels and label in self.spec.labels:
+            if self.classes and label in self.classes:
+                index = self.classes.index(label)
+                label = self.spec.label(index)
+            elif self.spec.labels and label in self.spec.labels:
                 index = self.spec.labels.index(label)
         return TabularPrediction(
             label=label,
