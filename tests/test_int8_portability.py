@@ -16,7 +16,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from conftest import ROOT, run
 from inpage import int8_portability, load_model
-from inpage.int8_portability import SAFE_WEIGHT, file_saturation_risks, inexact_boundaries, inexact_ops, int8_dot_product_in, saturation_risks
+from inpage.int8_portability import SAFE_WEIGHT, file_portability_problems, inexact_boundaries, inexact_ops, int8_dot_product_in, saturation_risks
 from inpage.model import choose_variant, load_spec
 
 MODELS = ROOT / "models"
@@ -36,7 +36,7 @@ def test_committed_int8_variants_compute_the_same_integers_on_every_cpu(file):
     assert saturation_risks(model) == []  # no 16-bit pair sum can saturate (AVX2 without VNNI)
     assert inexact_ops(model) == []  # no QLinearAdd, QLinearMul, QLinearSigmoid, ...
     assert inexact_boundaries(model) == []  # nothing quantised after a float op that rounds per CPU
-    assert file_saturation_risks(MODELS / file) == []
+    assert file_portability_problems(MODELS / file) == []
 
 
 def test_a_quantisation_step_after_a_float_convolution_is_flagged():
@@ -185,3 +185,18 @@ def test_inspect_and_add_warn_about_a_users_full_range_int8_model(tmp_path):
     assert "int8: QLinearConv 'conv': int8 weights reach 127" in describe(report)
     result = add_model(path, tmp_path / "project", task="run")
     assert any(note.startswith("warning: QLinearConv 'conv': int8 weights reach 127") and "reduce_range" in note for note in result.notes), result.notes
+
+
+def test_add_warns_about_a_users_quantised_addition(tmp_path):
+    from inpage.project import add_model
+
+    scalars = [numpy_helper.from_array(np.array(0.1, np.float32), "s"), numpy_helper.from_array(np.array(128, np.uint8), "z")]
+    node = helper.make_node("QLinearAdd", ["a", "s", "z", "b", "s", "z", "s", "z"], ["c"], name="residual", domain="com.microsoft")
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info(n, TensorProto.UINT8, [4]) for n in ("a", "b")],
+                              [helper.make_tensor_value_info("c", TensorProto.UINT8, [4])], scalars)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)])
+    model.ir_version = 8
+    path = tmp_path / "qadd.onnx"
+    onnx.save(model, str(path))
+    result = add_model(path, tmp_path / "project", task="run")
+    assert any(note.startswith("warning: QLinearAdd: its rounding differs between CPUs and WebAssembly") for note in result.notes), result.notes

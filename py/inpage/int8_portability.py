@@ -142,10 +142,13 @@ def inexact_boundaries(model) -> list[str]:
     return problems
 
 
-def file_saturation_risks(path: Path) -> list[str]:
+def file_portability_problems(path: Path) -> list[str]:
+    """What could make the int8 model at ``path`` answer differently per CPU: saturating weights, then
+    quantised ops whose rounding differs (one line each; empty for a float model)."""
     import onnx
 
-    return saturation_risks(onnx.load(str(path), load_external_data=False))
+    model = onnx.load(str(path), load_external_data=False)
+    return saturation_risks(model) + inexact_ops(model)
 
 
 # /proc/cpuinfo flags of the int8 dot-product instructions onnxruntime's kernels use.
@@ -185,4 +188,7 @@ def has_int8_dot_product() -> bool:
     return False
 
 
-__all__ = ["EXACT_FLOAT_OPS", "EXACT_OPS", "inexact_boundaries", "INT8_DOT_FLAGS", "SAFE_WEIGHT", "inexact_ops", "file_saturation_risks", "has_int8_dot_product", "int8_dot_product_in", "saturation_risks"]
+__all__ = [
+    "EXACT_FLOAT_OPS", "EXACT_OPS", "INT8_DOT_FLAGS", "SAFE_WEIGHT", "file_portability_problems", "has_int8_dot_product",
+    "inexact_boundaries", "inexact_ops", "int8_dot_product_in", "saturation_risks",
+]

@@ -32,7 +32,7 @@ from typing import Any
 from .bundle.files import sha256_of
 from .errors import InpageError, ProjectError
 from .heads import get_head, guess_head
-from .int8_portability import file_saturation_risks
+from .int8_portability import file_portability_problems
 from .manifest import ModelSpec, dump_manifest, graph_problems, model_name_problem, parse_entry, read_manifest
 from .onnxinfo import SINGLE_FILE_LIMIT, GraphInfo, inspect_model, load, zipmap_class_labels
 from .tasks import task_names
@@ -517,8 +517,8 @@ def _add(model, folder, models_dir, manifest_path, entries, plan, entry, name, p
             notes.append(f"warning: op {support.domain}:{support.op_type} is not in onnxruntime-web's WASM build; the page cannot run this model on WASM")
         elif support.status == "partial":
             notes.append(f"warning: op {support.domain}:{support.op_type} runs in onnxruntime-web only for some types ({support.detail})")
-    for risk in file_saturation_risks(target)[:1]:
-        notes.append(f"warning: {risk}")
+    for problem in file_portability_problems(target)[:2]:
+        notes.append(f"warning: {problem}")
 
     replaced = any(e.get("name") == name for e in entries)
     entries = [e if e.get("name") != name else entry for e in entries] if replaced else entries + [entry]
@@ -552,7 +552,7 @@ def inspect_file(path: Path) -> dict:
         raise ProjectError(f"no such file: {path}")
     info = inspect_model(path)
     report = info.as_json()
-    report["int8_portability"] = file_saturation_risks(path)
+    report["int8_portability"] = file_portability_problems(path)
     try:
         plan = plan_entry(path, info)
         report["inpage_add"] = {"entry": plan.entry, "notes": plan.notes, "fixes": plan.fixes}
