@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from inpage.postprocess import box_iou
+
 SCORE_TOLERANCE = 1e-3
 BOX_IOU = 0.99
 KEYPOINT_PX = 0.5
@@ -16,11 +18,7 @@ MASK_TOLERANCE = 2e-3
 
 
 def iou(a, b) -> float:
-    x0, y0 = max(a[0], b[0]), max(a[1], b[1])
-    x1, y1 = min(a[2], b[2]), min(a[3], b[3])
-    inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
+    return float(box_iou(np.asarray(a, np.float64), np.asarray([b], np.float64))[0])
 
 
 def assert_detections_match(page_detections, native_detections, where=""):

@@ -2,19 +2,35 @@
 chosen on first use, not at import, so ``import inpage`` works anywhere.
 
 Every other module asks this one for bytes, sessions and the default manifest, so none of them
-needs to know where it runs. Both sides give a session the same interface: ``inputs`` and
-``outputs`` (:class:`~inpage.manifest.TensorSpec`), ``backend``, ``fallback_reason``,
-``async run(feeds) -> outputs`` and ``close()``.
+needs to know where it runs. Both sides give a session the same interface, :class:`Session`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import sys
+from typing import Protocol
 
-from .errors import ModelIntegrityError
+import numpy as np
+
+from .specs import TensorSpec
 
 IN_BROWSER = sys.platform == "emscripten"
+
+
+class Session(Protocol):
+    """What both sides' sessions offer (:class:`inpage._native.NativeSession` on CPython,
+    :class:`inpage._web.WebSession` in the page)."""
+
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+    backend: str  # the execution provider that runs: cpu, cuda, wasm or webgpu
+    fallback_reason: str | None  # why it is not the provider asked for (None when it is)
+
+    async def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Run once on named arrays; every output by name."""
+
+    def close(self) -> None:
+        """Release the session now."""
 
 
 def _side():
@@ -30,7 +46,7 @@ async def read_bytes(location: str) -> bytes:
     return await _side().read_bytes(location)
 
 
-async def load_session(location: str, sha256: str, file_name: str, provider: str, threads: int | None, config: dict[str, str] | None = None):
+async def load_session(location: str, sha256: str, file_name: str, provider: str, threads: int | None, config: dict[str, str] | None = None) -> Session:
     """Fetch a model, check its sha256, and create a session for it on ``provider`` with onnxruntime
     session config entries ``config`` (the manifest's ``session_config``)."""
     return await _side().load_session(location, sha256, file_name, provider, threads, config or {})
@@ -49,17 +65,3 @@ def variant_key(provider: str) -> str:
 
 def default_manifest_location() -> str | None:
     return _side().default_manifest_location()
-
-
-def verify_sha256(data: bytes, expected: str, file_name: str) -> None:
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != expected:
-        raise ModelIntegrityError(integrity_message(file_name, digest, expected))
-
-
-def integrity_message(file_name: str, digest: str, expected: str) -> str:
-    # The page's JavaScript says the same, in the same words (web/js/assets.js).
-    return (
-        f"{file_name}: sha256 is {digest}, but the manifest expects {expected}; the file was changed or damaged "
-        "after the manifest was written (restore it, or run `inpage add` again)"
-    )

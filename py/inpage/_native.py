@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import urllib.error
 import urllib.request
 import warnings
@@ -12,9 +13,8 @@ from urllib.parse import unquote, urlparse
 import numpy as np
 
 from . import resources
-from ._backend import verify_sha256
-from .errors import InvalidArgumentError, ModelLoadError
-from .manifest import TensorSpec
+from .errors import InvalidArgumentError, ModelIntegrityError, ModelLoadError
+from .specs import TensorSpec
 
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
 BROWSER_PROVIDERS = ("wasm", "webgpu")
@@ -121,6 +121,16 @@ class NativeSession:
 
     def close(self) -> None:
         self._session = None
+
+
+def verify_sha256(data: bytes, expected: str, file_name: str) -> None:
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != expected:
+        # The page's JavaScript says the same, in the same words (web/js/assets.js).
+        raise ModelIntegrityError(
+            f"{file_name}: sha256 is {digest}, but the manifest expects {expected}; the file was changed or damaged "
+            "after the manifest was written (restore it, or run `inpage add` again)"
+        )
 
 
 async def load_session(location: str, sha256: str, file_name: str, provider: str, threads: int | None, config: dict[str, str] | None = None):

@@ -97,7 +97,7 @@ def _tiny_png() -> bytes:
 def _zeros(spec):
     import numpy as np
 
-    from .manifest import NUMPY_TYPES
+    from .specs import NUMPY_TYPES
 
     shape = tuple(d if isinstance(d, int) else 1 for d in (spec.shape or (1,)))
     if spec.dtype == "string":
@@ -161,15 +161,13 @@ async def call(method: str, name: str, provider: str, variant, source, options):
         sample = _sample(source)
         kwargs = _options(options)
         if method == "run":
-            task = model._run_task
             result = await model.run(sample)
         else:
             if task_for_method(method) is None:
                 raise InvalidArgumentError(f"unknown method {method!r}")
-            task = model.task
             result = await getattr(model, method)(sample, **kwargs)
         # A batch from the page (several images) gives one payload per item.
-        payload = {"batch": [task.payload(r) for r in result]} if str(source.kind) == "batch" else task.payload(result)
+        payload = {"batch": [model.payload(r, method) for r in result]} if str(source.kind) == "batch" else model.payload(result, method)
         payload.update(
             timings=model.last_timings.as_dict() if model.last_timings else {},
             backend=model.backend,
@@ -189,7 +187,7 @@ async def raw_run(name: str, provider: str, variant, runs: int):
     """The benchmark's yardstick: the model's own onnxruntime-web session.run on zero inputs, timed in JS."""
     try:
         model = await _model(str(name), str(provider), None if variant is None else str(variant))
-        timings = await _web.time_raw_runs(model.session, {spec.name: _zeros(spec) for spec in model.spec.inputs}, int(runs))
+        timings = await model.session.time_runs({spec.name: _zeros(spec) for spec in model.spec.inputs}, int(runs))
         return _web.to_js_payload({"run_ms": timings, "variant": model.variant, "backend": model.backend})
     except BaseException as exc:  # noqa: BLE001 - every failure goes back as one line
         return _web.to_js_payload(_error(exc))

@@ -32,7 +32,7 @@ from pyodide.ffi import JsException, create_proxy, to_js  # type: ignore[import-
 
 from . import errors
 from .errors import InferenceError, InvalidArgumentError, ModelLoadError
-from .manifest import TensorSpec
+from .specs import TensorSpec
 
 # Each dtype that crosses: numpy's, getBuffer's format for a view of it, onnxruntime-web's tensor type,
 # and the JavaScript typed array that holds it (float16 travels as its bits, bool as bytes).
@@ -170,6 +170,17 @@ class WebSession:
     def close(self) -> None:
         self._session.release()
 
+    async def time_runs(self, feeds: dict[str, np.ndarray], runs: int) -> list[float]:
+        """Milliseconds of ``runs`` bare ``session.run`` calls on ``feeds``, timed by JavaScript in the
+        worker: the benchmark's yardstick for what inpage adds around inference."""
+        js_feeds = self.js_feeds(feeds)
+        try:
+            times = await _host().timeRuns(self._session, js_feeds, runs)
+            return [float(t) for t in times]
+        finally:
+            for key in js.Object.keys(js_feeds):
+                js.Reflect.get(js_feeds, key).dispose()
+
     def js_feeds(self, feeds: dict[str, np.ndarray]):
         """The feeds as onnxruntime-web tensors holding copies (for timing bare runs); caller disposes them."""
         js_feeds = js.Object.new()
@@ -207,17 +218,6 @@ def _js_strings(array: np.ndarray):
     if not all(isinstance(item, str) for item in array.reshape(-1)):
         raise InvalidArgumentError("a string tensor may only hold str values")
     return to_js([str(item) for item in array.reshape(-1)])
-
-
-async def time_raw_runs(session: WebSession, feeds: dict[str, np.ndarray], runs: int) -> list[float]:
-    """Milliseconds of ``runs`` bare ``session.run`` calls on ``feeds``, timed by JavaScript in the worker."""
-    js_feeds = session.js_feeds(feeds)
-    try:
-        times = await _host().timeRuns(session._session, js_feeds, runs)
-        return [float(t) for t in times]
-    finally:
-        for key in js.Object.keys(js_feeds):
-            js.Reflect.get(js_feeds, key).dispose()
 
 
 # ---- conversions for inpage._page ------------------------------------------------------------

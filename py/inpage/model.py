@@ -110,6 +110,11 @@ class Model:
                 results.append(await self._run_batch(task, [one], options, batched=False))
             return results
 
+    def payload(self, result: Any, method: str | None = None) -> dict[str, Any]:
+        """A result as JSON-able data (numpy arrays stay arrays): of ``run()`` when ``method`` is
+        ``"run"``, else of the model's own task. The page sends it to JavaScript."""
+        return (self._run_task if method == "run" else self.task).payload(result)
+
     def batchable(self) -> bool:
         """Whether several samples can go in one call: every input's batch dimension is dynamic."""
         return all(spec.dynamic_batch for spec in self.spec.inputs)

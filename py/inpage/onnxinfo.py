@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ProjectError
-from .manifest import TensorSpec
+from .specs import TensorSpec
 
 # onnx's TensorProto element types -> the manifest's dtype names.
 ELEMENT_TYPES = {

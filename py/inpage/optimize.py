@@ -48,6 +48,7 @@ from .errors import InvalidArgumentError, ManifestError
 from .image import to_rgb
 from .manifest import ModelSpec, dump_manifest, labels_location, parse_entry, read_manifest
 from .bundle.files import sha256_of
+from .postprocess import box_iou
 from .int8_portability import SAFE_WEIGHT, inexact_boundaries, inexact_ops, saturation_risks
 from .tasks import get_task
 
@@ -226,14 +227,6 @@ class Runner:
 # ---- comparing results, per task -------------------------------------------------------------
 
 
-def _box_iou(a, b) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
 def _mean(values) -> float | None:
     values = list(values)
     return round(float(np.mean(values)), 4) if values else None
@@ -277,7 +270,7 @@ class DetectJudge(Judge):
             for j, v in enumerate(variant):
                 if j in used or v.index != b.index:
                     continue
-                iou = _box_iou(b.box, v.box)
+                iou = float(box_iou(np.asarray(b.box), np.asarray([v.box]))[0])
                 if iou >= best_iou:
                     best, best_iou = j, iou
             if best is not None:

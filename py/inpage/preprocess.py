@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from .manifest import NUMPY_TYPES, ImageSpec
+from .specs import NUMPY_TYPES, ImageSpec
 
 # Bilinear with Pillow's antialiasing filter: close to what the models were trained with, and
 # the same C code in Pillow on CPython and in Pyodide.

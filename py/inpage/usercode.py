@@ -44,7 +44,7 @@ import numpy as np
 
 from .errors import InpageError, UserCodeError
 from .image import to_rgb
-from .manifest import ModelSpec
+from .specs import ModelSpec
 from .tasks import Task
 from .tasks.run import convert_feeds
 

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..manifest import ModelSpec
+from ..specs import ModelSpec
 from ..registry import Registry
 
 
@@ -37,7 +37,6 @@ class Head:
     """A detector head: ``decode(outputs, score_threshold) -> Candidates``."""
 
     name: ClassVar[str]
-    keypoint_names: ClassVar[tuple[str, ...]] = ()
     # What inpage add suggests for a model with this head, when the model itself says nothing.
     suggested_image: ClassVar[dict[str, Any]] = {}
 

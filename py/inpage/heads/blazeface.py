@@ -21,13 +21,13 @@ from ..errors import InferenceError
 from ..postprocess import sigmoid
 from . import Candidates, Head, register_head, static_dims
 
-KEYPOINT_NAMES = ("right_eye", "left_eye", "nose_tip", "mouth_center", "right_ear_tragion", "left_ear_tragion")
+# Detections carry its six keypoints, in this order: right eye, left eye, nose tip, mouth centre,
+# right ear tragion, left ear tragion.
 
 
 @register_head
 class BlazeFace(Head):
     name = "blazeface"
-    keypoint_names = KEYPOINT_NAMES
     suggested_image = {"resize": "letterbox", "channel_order": "RGB", "pad_value": 0,
                        "normalize": {"mean": [127.5, 127.5, 127.5], "std": [127.5, 127.5, 127.5], "units": "0-255"}}
 

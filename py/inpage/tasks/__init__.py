@@ -16,9 +16,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..errors import InvalidArgumentError, ManifestError
+from ..errors import InvalidArgumentError
 from ..image import to_rgb
-from ..manifest import ModelSpec
+from ..specs import ModelSpec
 from ..preprocess import FrameTransform, TensorWriter, fit_to_input
 from ..registry import Registry
 

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidArgumentError
-from ..manifest import NUMPY_TYPES, TensorSpec
+from ..specs import NUMPY_TYPES, TensorSpec
 from . import Task, register_task
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InvalidArgumentError
-from ..manifest import NUMPY_TYPES
+from ..specs import NUMPY_TYPES
 from . import Task, register_task
 
 FEATURE_DTYPES = {name: NUMPY_TYPES[name] for name in ("float32", "float16", "float64", "uint8", "int32", "int64")}
