@@ -309,7 +309,7 @@ def decide_variants(configs: list[dict], page2: dict, page1: dict, native: dict)
 def write_kept_variants(kept: dict) -> None:
     """Record this run's choices: for WASM and for this machine's kind of CPU. What other kinds of CPU
     recorded (``cpu`` here, ``cpu-int8dot`` on a VNNI machine) stays: this run did not measure them."""
-    from inpage.manifest import dump_manifest
+    from inpage.manifest import write_manifest
 
     measured = {"wasm", NATIVE_KEY}
     entries = json.loads(MANIFEST.read_text())["models"]
@@ -317,7 +317,7 @@ def write_kept_variants(kept: dict) -> None:
         for variant in entry.get("variants", []):
             others = [p for p in variant.get("providers", []) if p not in measured]
             variant["providers"] = sorted(others + [p for p, name in kept.get(entry["name"], {}).items() if name == variant["name"]])
-    MANIFEST.write_text(dump_manifest(entries))
+    write_manifest(MANIFEST, entries)
 
 
 def summarise(runs: dict) -> dict:

@@ -204,3 +204,16 @@ def test_a_users_postprocess_runs_and_its_errors_name_the_file_and_line(tmp_path
     broken = run(load_model("mine", manifest=str(project / "models" / "manifest.json")))
     with pytest.raises(UserCodeError, match=r"mytask.py, line 4, in postprocess: ZeroDivisionError"):
         run(broken.classify(np.zeros((8, 8, 3), np.uint8)))
+
+
+def test_the_one_manifest_writer_is_atomic_and_writes_only_changes(tmp_path):
+    from inpage.manifest import dump_manifest, write_manifest
+
+    path = tmp_path / "manifest.json"
+    entries = [{"name": "a", "task": "run"}]
+    assert write_manifest(path, entries) is True
+    assert path.read_text() == dump_manifest(entries)
+    stamp = path.stat().st_mtime_ns
+    assert write_manifest(path, entries) is False and path.stat().st_mtime_ns == stamp
+    assert write_manifest(path, entries + [{"name": "b", "task": "run"}]) is True
+    assert [p.name for p in tmp_path.iterdir()] == ["manifest.json"]  # no temporary file left behind

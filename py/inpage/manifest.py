@@ -39,6 +39,7 @@ and from a URL on the site (the page). Task-specific checks live with each task 
 from __future__ import annotations
 
 import json
+import os
 import re
 from typing import Any
 
@@ -48,7 +49,7 @@ from .specs import DTYPES, IMAGE_INPUT_DTYPES, NUMPY_TYPES, Dim, ImageSpec, Mode
 __all__ = [
     "ACTIVATIONS", "DTYPES", "IMAGE_INPUT_DTYPES", "LAYOUTS", "MODEL_NAME", "NUMPY_TYPES", "RESIZE_MODES", "UNITS", "Dim", "ImageSpec",
     "ModelSpec", "TensorSpec", "Variant", "default_model", "dump_manifest", "find_entry", "graph_problems", "labels_location",
-    "model_name_problem", "parse_entry", "parse_labels", "read_manifest",
+    "model_name_problem", "parse_entry", "parse_labels", "read_manifest", "write_manifest",
 ]
 
 LAYOUTS = ("NCHW", "NHWC")
@@ -404,6 +405,22 @@ def default_model(entries: list[dict], task: str) -> str | None:
     of_task = [e for e in entries if isinstance(e, dict) and e.get("task") == task]
     chosen = next((e for e in of_task if e.get("default")), of_task[0] if of_task else None)
     return chosen.get("name") if chosen else None
+
+
+def write_manifest(path, entries: list[dict]) -> bool:
+    """Write ``entries`` to the manifest at ``path`` atomically (an interrupted write leaves the old file,
+    never half of a new one), and only if the text changes; returns whether it did. The one writer
+    ``inpage add``, ``inpage optimize`` and the benchmark use."""
+    from pathlib import Path
+
+    path = Path(path)
+    text = dump_manifest(entries)
+    if path.is_file() and path.read_text(encoding="utf-8") == text:
+        return False
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
+    return True
 
 
 def dump_manifest(entries: list[dict]) -> str:

@@ -46,7 +46,7 @@ from PIL import Image, ImageOps
 from . import resources
 from .errors import InvalidArgumentError, ManifestError
 from .image import to_rgb
-from .manifest import ModelSpec, dump_manifest, labels_location, parse_entry, read_manifest
+from .manifest import ModelSpec, labels_location, parse_entry, read_manifest, write_manifest
 from .bundle.files import sha256_of
 from .postprocess import box_iou
 from .int8_portability import SAFE_WEIGHT, inexact_boundaries, inexact_ops, saturation_risks
@@ -1147,11 +1147,7 @@ def _write_variants(manifest_path: Path, model: str, variants: list[dict]) -> No
         entry["variants"] = variants
     else:
         entry.pop("variants", None)
-    text = dump_manifest(entries)
-    if text != manifest_path.read_text(encoding="utf-8"):
-        temporary = manifest_path.with_name(manifest_path.name + ".tmp")
-        temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, manifest_path)
+    write_manifest(manifest_path, entries)
 
 
 __all__ = ["HEAD_DEPTHS", "JUDGES", "Photos", "VIEWS", "head_nodes", "load_photos", "optimize_project"]

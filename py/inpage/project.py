@@ -33,7 +33,7 @@ from .bundle.files import sha256_of
 from .errors import InpageError, ProjectError
 from .heads import get_head, guess_head
 from .int8_portability import file_portability_problems
-from .manifest import ModelSpec, dump_manifest, graph_problems, model_name_problem, parse_entry, read_manifest
+from .manifest import ModelSpec, graph_problems, model_name_problem, parse_entry, read_manifest, write_manifest
 from .onnxinfo import SINGLE_FILE_LIMIT, GraphInfo, inspect_model, load, zipmap_class_labels
 from .tasks import task_names
 
@@ -522,7 +522,9 @@ def _add(model, folder, models_dir, manifest_path, entries, plan, entry, name, p
 
     replaced = any(e.get("name") == name for e in entries)
     entries = [e if e.get("name") != name else entry for e in entries] if replaced else entries + [entry]
-    changes.will_write(manifest_path).write_text(dump_manifest(entries), encoding="utf-8")
+    changes.will_write(manifest_path)
+    changes.will_write(manifest_path.with_name(manifest_path.name + ".tmp"))
+    write_manifest(manifest_path, entries)
     if replaced:
         notes.append(f"replaced the earlier entry called {name!r}")
     return AddResult(name, entry["task"], manifest_path, notes)
