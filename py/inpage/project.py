@@ -588,8 +588,10 @@ def describe(report: dict) -> str:
     else:
         lines.append("onnxruntime-web (WASM):")
         lines += [f"  {s['domain']}:{s['op_type']}: {s['status']}{' - ' + s['detail'] if s['detail'] else ''}" for s in bad]
-    for risk in report.get("int8_portability", []):
-        lines.append(f"int8: {risk}")
+    problems = report.get("int8_portability", [])
+    lines += [f"int8: {problem}" for problem in problems[:3]]
+    if len(problems) > 3:
+        lines.append(f"int8: ... and {len(problems) - 3} more (inspect --json lists them all)")
     plan = report["inpage_add"]
     if "error" in plan:
         lines.append(f"inpage add: {plan['error']}")
