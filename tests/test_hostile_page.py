@@ -372,3 +372,12 @@ def test_labels_of_boxes_sharing_a_corner_do_not_overlap(page):
         assert 0 <= a["x"] and 0 <= a["y"] and a["y"] + a["h"] <= 480
         for b in placed[i + 1:]:
             assert a["x"] + a["w"] <= b["x"] or b["x"] + b["w"] <= a["x"] or a["y"] + a["h"] <= b["y"] or b["y"] + b["h"] <= a["y"], (a, b)
+
+
+def test_the_benchmarks_bare_run_times_the_session_the_calls_use(page):
+    # inpage.rawRun: the model's own onnxruntime-web session.run on zeros, timed in the worker.
+    result = page.evaluate("inpage.rawRun('blazeface', {runs: 3})")
+    assert len(result["run_ms"]) == 3 and all(t > 0 for t in result["run_ms"])
+    assert result["backend"] == "wasm" and result["variant"] == "base"
+    error = page.evaluate("inpage.rawRun('nope', {runs: 1}).then(() => null, (e) => [e.name, e.message])")
+    assert error[0] == "ManifestError" and "no model called 'nope'" in error[1]
