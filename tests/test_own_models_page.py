@@ -202,6 +202,7 @@ def test_string_tensors_cross_the_js_api(site_page, project):
         ("{words: {data: ['cat', 'dog'], dims: [3], type: 'string'}}", "has 2 value(s), but dims [3] need 3"),
         ("{words: {data: ['cat', 7, 'dog'], dims: [3], type: 'string'}}", "must be a list of strings"),
         ("{words: {data: new Uint8Array(3), dims: [3], type: 'string'}}", "must be a list of strings"),
+        ("{words: {data: ['cat'], dims: [1], type: 'text'}}", "feeds.words.type must be one of float32"),
     ):
         name, message = site_page.page.evaluate(f"inpage.run('words', {feeds}).then(() => [null, null], (e) => [e.name, e.message])")
         assert name == "InvalidArgumentError" and fragment in message, (feeds, message)

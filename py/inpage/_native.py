@@ -38,8 +38,8 @@ def check_provider(provider: str | None) -> str:
 
 
 def variant_key(provider: str) -> str:
-    # int8 runs faster than float only where the CPU has an int8 dot-product instruction, so the
-    # benchmark's CPU records are kept apart by that, and each machine reads its own.
+    # How much int8 gains over float depends on whether the CPU has an int8 dot-product
+    # instruction, so the benchmark's CPU records are kept apart by that, and each machine reads its own.
     if provider == "cpu":
         from .int8_portability import has_int8_dot_product
 

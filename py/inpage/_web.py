@@ -138,8 +138,7 @@ class WebSession:
         try:
             for name, array in feeds.items():
                 if array.dtype == object:
-                    # Strings cross as a JS array of str: onnxruntime-web copies them into its heap.
-                    tensor = self._ort.Tensor.new("string", _js_strings(array), to_js(list(array.shape)))
+                    tensor = self._string_tensor(array)
                     tensors.append(tensor)
                     js.Reflect.set(js_feeds, name, tensor)
                     continue
@@ -170,6 +169,14 @@ class WebSession:
     def close(self) -> None:
         self._session.release()
 
+    def _string_tensor(self, array: np.ndarray):
+        """A string input as an onnxruntime-web tensor: the strings cross as a JS array (onnxruntime-web
+        copies them into its heap); the caller disposes it."""
+        items = array.reshape(-1).tolist()
+        if not all(isinstance(item, str) for item in items):
+            raise InvalidArgumentError("a string tensor may only hold str values")
+        return self._ort.Tensor.new("string", to_js(items), to_js(list(array.shape)))
+
     async def time_runs(self, feeds: dict[str, np.ndarray], runs: int) -> list[float]:
         """Milliseconds of ``runs`` bare ``session.run`` calls on ``feeds``, timed by JavaScript in the
         worker: the benchmark's yardstick for what inpage adds around inference."""
@@ -186,7 +193,7 @@ class WebSession:
         js_feeds = js.Object.new()
         for name, array in feeds.items():
             if array.dtype == object:
-                js.Reflect.set(js_feeds, name, self._ort.Tensor.new("string", _js_strings(array), to_js(list(array.shape))))
+                js.Reflect.set(js_feeds, name, self._string_tensor(array))
                 continue
             tensor_type = _TO_JS[array.dtype][1]
             raw = to_js(np.ascontiguousarray(array).tobytes())
@@ -212,12 +219,6 @@ class WebSession:
         finally:
             # Frees the output's memory in onnxruntime-web now (GPU buffers too, under WebGPU).
             tensor.dispose()
-
-
-def _js_strings(array: np.ndarray):
-    if not all(isinstance(item, str) for item in array.reshape(-1)):
-        raise InvalidArgumentError("a string tensor may only hold str values")
-    return to_js([str(item) for item in array.reshape(-1)])
 
 
 # ---- conversions for inpage._page ------------------------------------------------------------
@@ -262,8 +263,9 @@ def js_to_array(value) -> Any:
             items = list(value.data.to_py())
             if not all(isinstance(item, str) for item in items):
                 raise InvalidArgumentError("a string tensor's data must be a list of strings")
-            if len(items) != int(np.prod(shape, dtype=np.int64)):
-                raise InvalidArgumentError(f"a string tensor of dims {list(shape)} needs {int(np.prod(shape, dtype=np.int64))} strings, not {len(items)}")
+            count = int(np.prod(shape, dtype=np.int64))
+            if len(items) != count:
+                raise InvalidArgumentError(f"a string tensor of dims {list(shape)} needs {count} strings, not {len(items)}")
             array = np.empty(len(items), dtype=object)
             array[:] = items
             return array.reshape(shape)

@@ -208,6 +208,9 @@ function feedsMessage(feeds) {
       throw new InpageError('InvalidArgumentError', `feeds.${name} must be {data: a typed array or a list, dims: [...], type: 'float32' | ...}`);
     }
     const type = tensor.type || 'float32';
+    if (type !== 'string' && !TYPED[type]) {
+      throw new InpageError('InvalidArgumentError', `feeds.${name}.type must be one of ${Object.keys(TYPED).join(', ')}, string, not "${type}"`);
+    }
     const dims = tensor.dims.map(Number);
     if (!dims.every((d) => Number.isInteger(d) && d >= 0)) {
       throw new InpageError('InvalidArgumentError', `feeds.${name}.dims must be non-negative integers, not [${tensor.dims.join(', ')}]`);
@@ -237,7 +240,6 @@ const TYPED = {
 
 function typedArrayOf(type, values, name) {
   const Type = TYPED[type];
-  if (!Type) throw new InpageError('InvalidArgumentError', `feeds.${name}.type must be one of ${Object.keys(TYPED).join(', ')}, string, not "${type}"`);
   if (type === 'float16') {
     // Numbers, not bits: round them to float16 as the browser does, and send the bits.
     if (typeof Float16Array === 'undefined') {
@@ -256,7 +258,6 @@ function typedArrayOf(type, values, name) {
 /** A typed array given for `type`, as the array the worker reads; another element type is refused, never reinterpreted. */
 function checkedTypedArray(type, data, name) {
   const Type = TYPED[type];
-  if (!Type) throw new InpageError('InvalidArgumentError', `feeds.${name}.type must be one of ${Object.keys(TYPED).join(', ')}, string, not "${type}"`);
   // float16 travels as its bits: Pyodide cannot read a Float16Array.
   if (type === 'float16' && typeof Float16Array !== 'undefined' && data instanceof Float16Array) return new Uint16Array(data.buffer, data.byteOffset, data.length);
   const accepted = type === 'bool' ? [Uint8Array, Int8Array] : [Type];
