@@ -46,13 +46,15 @@ import numpy as np
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "py"))  # the checkout's packages, installed or not
 
-from conftest import CHROMIUM, QUIET_FLAGS, Server, build  # noqa: E402  (the suite's real-server helpers)
-from y4m import fit_photo, photo_frames, write_y4m  # noqa: E402
+from inpage_tools.harness import CHROMIUM, QUIET_FLAGS, Server, build  # noqa: E402
+from inpage_tools.y4m import fit_photo, photo_frames, write_y4m  # noqa: E402
+from inpage.tasks import get_task, task_names  # noqa: E402
 
 MANIFEST = ROOT / "models" / "manifest.json"
-METHODS = {"classify": "classify", "detect": "detect", "pose": "estimatePose", "segment": "segment"}
+# The image tasks whose variants the optimiser judges, each by its JavaScript method name.
+METHODS = {name: get_task(name).js_method() for name in task_names() if get_task(name).input_kind == "image" and get_task(name).judge}
 STAGES = ["read_ms", "preprocess_ms", "inference_ms", "postprocess_ms"]
 KEEP_MARGIN = 0.9  # a variant is kept when it is at least 10% faster than its base
 # The key native CPU choices are recorded under on this machine: "cpu-int8dot" where the CPU has
@@ -266,20 +268,13 @@ def visits(playwright, url: str, server: Server, profile: Path) -> dict:
     return results
 
 
-def accurate_enough(report: dict) -> bool:
-    """Whether a variant's accuracy report (held-out photos, against fp32) allows it to run by default:
-    a detector loses no confident (>= 0.5) detection and adds at most one; a classifier agrees on the
-    top class 90% of the time; keypoints stay within 5 px; masks overlap by 0.9 IoU."""
-    accuracy = report.get("accuracy", {})
-    if "confident" in accuracy:
-        return accuracy["confident"]["missed"] == 0 and accuracy["confident"]["extra"] <= 1
-    if "top1_agreement" in accuracy:
-        return accuracy["top1_agreement"] >= 0.9
-    if "mean_confident_keypoint_distance_px" in accuracy:
-        return accuracy["mean_confident_keypoint_distance_px"] <= 5.0
-    if "mean_iou" in accuracy:
-        return accuracy["mean_iou"] >= 0.9
-    return "max_output_difference" in report  # a graph-optimised copy: the same outputs
+def accurate_enough(task: str, report: dict) -> bool:
+    """Whether a variant's report allows it to run by default: its held-out accuracy against fp32, as
+    the task's own judge rules (the same judge the optimiser used to keep it); a graph-optimised copy
+    has no accuracy figures, only the same outputs (``max_output_difference``)."""
+    if report.get("accuracy"):
+        return get_task(task).judge.runs_by_default(report["accuracy"])
+    return "max_output_difference" in report
 
 
 def decide_variants(configs: list[dict], page2: dict, page1: dict, native: dict) -> dict:
@@ -296,7 +291,7 @@ def decide_variants(configs: list[dict], page2: dict, page1: dict, native: dict)
 
     for model, group in by_model.items():
         base = f"{model}@base"
-        candidates = [c for c in group if c["variant"] != "base" and not c["size"] and accurate_enough(c.get("report", {}))]
+        candidates = [c for c in group if c["variant"] != "base" and not c["size"] and accurate_enough(c["task"], c.get("report", {}))]
         wasm = [c for c in candidates if faster(page2, "raw_stats", key(c), base) and faster(page1, "total", key(c), base)]
         cpu = [c for c in candidates if faster(native, "total", key(c), base)]
         if wasm:

@@ -9,41 +9,22 @@ nothing left the server's origin.
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
-import socket
-import subprocess
 import sys
-import tempfile
 import threading
-import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from inpage_tools.harness import CHROMIUM, QUIET_FLAGS, WEBGPU_FLAGS, Server, build  # noqa: F401 - tests import them from here
+
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
 SAMPLES = ROOT / "web" / "samples"
-CHROMIUM = os.environ.get("INPAGE_CHROMIUM", "/usr/bin/chromium")
 
 sys.path.insert(0, str(ROOT / "tests"))
-
-# Keep Chromium off the closed network: these services would only time out or be refused.
-QUIET_FLAGS = [
-    "--no-sandbox",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-default-apps",
-    "--enable-precise-memory-info",
-]
-# SwiftShader gives headless Chromium a WebGPU adapter with no GPU: correct, slow.
-WEBGPU_FLAGS = ["--enable-unsafe-webgpu", "--enable-unsafe-swiftshader", "--use-angle=swiftshader", "--enable-features=Vulkan"]
-
 
 _loop = asyncio.new_event_loop()
 threading.Thread(target=_loop.run_forever, name="inpage-native-loop", daemon=True).start()
@@ -59,73 +40,12 @@ def run(coroutine):
     return asyncio.run_coroutine_threadsafe(coroutine, _loop).result()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def build(out: Path, project: Path | None = None, *extra: str) -> subprocess.CompletedProcess:
-    """The real build (build/build_site.py, the same as `inpage build`) into ``out``."""
-    command = [sys.executable, str(ROOT / "build" / "build_site.py"), "--out", str(out), *extra]
-    if project is not None:
-        command += ["--project", str(project)]
-    return subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
-
-
 @pytest.fixture(scope="session")
 def site() -> Path:
     """The demo site built into dist/ by the real build script (incremental: cheap when up to date)."""
     result = build(ROOT / "dist", None, "--quiet")
     assert result.returncode == 0, f"build failed:\n{result.stdout}\n{result.stderr}"
     return ROOT / "dist"
-
-
-class Server:
-    """``inpage serve`` running in a subprocess on a free port."""
-
-    def __init__(self, site: Path, *extra: str, access_log: Path | None = None):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/"
-        self.access_log = access_log
-        command = [sys.executable, "-m", "inpage", "serve", "--no-build", "--site", str(site), "--port", str(self.port), *extra]
-        if access_log is not None:
-            command += ["--access-log", str(access_log)]
-        # Output goes to a file: a pipe nobody reads fills up and stalls the server.
-        self.output = Path(tempfile.mkstemp(prefix="inpage-serve-", suffix=".log")[1])
-        with self.output.open("w") as sink:
-            self.process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, text=True)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"inpage serve exited: {self.output.read_text()}")
-            try:
-                urllib.request.urlopen(self.url, timeout=1).close()
-                return
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("inpage serve did not answer within 30 s")
-
-    def log(self) -> list[dict]:
-        """The responses sent so far (with --access-log): path, status, bytes, encoding."""
-        import json
-
-        if self.access_log is None or not self.access_log.exists():
-            return []
-        return [json.loads(line) for line in self.access_log.read_text().splitlines() if line.strip()]
-
-    def errors(self) -> str:
-        """What the server printed that looks like a failure (it should print none)."""
-        text = self.output.read_text() if self.output.exists() else ""
-        return "\n".join(line for line in text.splitlines() if "Traceback" in line or "Error" in line or "exception" in line.lower())
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
 
 
 @pytest.fixture(scope="session")
@@ -140,7 +60,7 @@ def server(site):
 @pytest.fixture(scope="session")
 def camera_clip(tmp_path_factory) -> Path:
     """A .y4m clip of astronaut.png (a person with a face) for Chromium's fake camera."""
-    from y4m import photo_frames, write_y4m
+    from inpage_tools.y4m import photo_frames, write_y4m
 
     path = tmp_path_factory.mktemp("camera") / "astronaut.y4m"
     photo = np.asarray(Image.open(SAMPLES / "astronaut.png").convert("RGB"))

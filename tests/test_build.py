@@ -54,7 +54,10 @@ def test_page_wheel_holds_only_what_the_page_imports_and_is_current(site):
         names = set(archive.namelist())
         assert archive.read("inpage/_web.py").decode() == (ROOT / "py" / "inpage" / "_web.py").read_text()
     assert {"inpage/_page.py", "inpage/tasks/detect.py", "inpage/heads/yolo.py"} <= names
-    assert not any(n.startswith(("inpage/bundle/", "inpage/cli.py", "inpage/server.py", "inpage/_native.py", "inpage/_assets")) for n in names)
+    # The page's wheel is the runtime package, every module of it, and nothing of the host tools.
+    runtime = {f"inpage/{p.relative_to(ROOT / 'py' / 'inpage').as_posix()}" for p in (ROOT / "py" / "inpage").rglob("*.py") if "__pycache__" not in p.parts}
+    assert {n for n in names if n.endswith(".py")} == runtime
+    assert not any(n.startswith("inpage_tools") or "_assets" in n for n in names)
 
 
 def test_models_are_copied_with_their_manifest_and_inspection(site):
@@ -159,7 +162,7 @@ def test_every_manifest_problem_is_one_line_naming_the_model_and_field(tmp_path)
 
 
 def test_users_python_is_packed_as_a_wheel_and_checked_for_the_page(tmp_path):
-    from inpage.project import add_model
+    from inpage_tools.project import add_model
 
     makers.classifier(tmp_path / "mine.onnx")
     project = tmp_path / "project"

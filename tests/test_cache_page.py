@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from inpage.project import add_model
+from inpage_tools.project import add_model
 
 import makers
 from conftest import CHROMIUM, QUIET_FLAGS, Server, build

@@ -12,7 +12,7 @@ from conftest import FIXTURES, ROOT, SAMPLES
 
 
 def inpage(*args, cwd=ROOT, check=True):
-    result = subprocess.run([sys.executable, "-m", "inpage", *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=300)
+    result = subprocess.run([sys.executable, "-m", "inpage_tools", *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=300)
     if check:
         assert result.returncode == 0, result.stderr
     return result

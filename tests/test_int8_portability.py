@@ -15,8 +15,9 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from conftest import ROOT, run
-from inpage import int8_portability, load_model
-from inpage.int8_portability import SAFE_WEIGHT, file_portability_problems, inexact_boundaries, inexact_ops, int8_dot_product_in, saturation_risks
+from inpage import _native, load_model
+from inpage._native import int8_dot_product_in
+from inpage_tools.int8_portability import SAFE_WEIGHT, file_portability_problems, inexact_boundaries, inexact_ops, saturation_risks
 from inpage.model import choose_variant, load_spec
 
 MODELS = ROOT / "models"
@@ -126,11 +127,9 @@ def test_native_variant_choice_follows_this_cpu(monkeypatch, tmp_path):
     (tmp_path / "labels" / "coco80.txt").write_text((MODELS / "labels" / "coco80.txt").read_text())
     spec, _ = run(load_spec("nanodet-m", str(tmp_path / "manifest.json")))
 
-    from inpage import _native
-
-    monkeypatch.setattr(int8_portability, "has_int8_dot_product", lambda: True)
+    monkeypatch.setattr(_native, "has_int8_dot_product", lambda: True)
     assert _native.variant_key("cpu") == "cpu-int8dot" and choose_variant(spec, "cpu") == "int8"
-    monkeypatch.setattr(int8_portability, "has_int8_dot_product", lambda: False)
+    monkeypatch.setattr(_native, "has_int8_dot_product", lambda: False)
     assert _native.variant_key("cpu") == "cpu" and choose_variant(spec, "cpu") == "base"
     assert _native.variant_key("cuda") == "cuda"
 
@@ -172,7 +171,7 @@ def test_the_checked_files_really_use_integer_kernels():
 
 
 def test_inspect_and_add_warn_about_a_users_full_range_int8_model(tmp_path):
-    from inpage.project import add_model, describe, inspect_file
+    from inpage_tools.project import add_model, describe, inspect_file
 
     path = tmp_path / "full-range.onnx"
     model = qlinear_conv(np.full((4, 8, 3, 3), 127, np.int8))
@@ -188,7 +187,7 @@ def test_inspect_and_add_warn_about_a_users_full_range_int8_model(tmp_path):
 
 
 def test_add_warns_about_a_users_quantised_addition(tmp_path):
-    from inpage.project import add_model
+    from inpage_tools.project import add_model
 
     scalars = [numpy_helper.from_array(np.array(0.1, np.float32), "s"), numpy_helper.from_array(np.array(128, np.uint8), "z")]
     node = helper.make_node("QLinearAdd", ["a", "s", "z", "b", "s", "z", "s", "z"], ["c"], name="residual", domain="com.microsoft")

@@ -87,3 +87,20 @@ def test_only_the_boundary_module_imports_javascript():
                 imported.update(alias.name.split(".")[0] for alias in node.names)
         if imported & {"js", "pyodide"}:
             assert name == "inpage._web", name
+
+
+def test_the_page_runtime_never_needs_the_host_tools():
+    """``inpage`` (the page's wheel) imports nothing of ``inpage_tools`` at module level, and no host-only
+    library at all; the one lazy import is ``_native``'s, for the demo models' location on CPython."""
+    host_only = {"onnx", "aiohttp", "watchfiles", "hatchling", "pyodide_lock", "brotli", "inpage_tools"}
+    for name, path in modules().items():
+        if not name.startswith("inpage.") and name != "inpage":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in tree.body:  # module level only
+            if isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                assert node.module.split(".")[0] not in host_only, (name, node.module)
+            elif isinstance(node, ast.Import):
+                assert not {alias.name.split(".")[0] for alias in node.names} & host_only, name
+        lazy = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module and n.module.startswith("inpage_tools")}
+        assert not lazy or (name == "inpage._native" and lazy == {"inpage_tools"}), (name, lazy)

@@ -144,7 +144,7 @@ def test_manifest_over_http(tmp_path):
 
 
 def test_batches_run_once_with_a_dynamic_batch_and_one_by_one_without(tmp_path):
-    from inpage.project import add_model
+    from inpage_tools.project import add_model
 
     makers.classifier(tmp_path / "dynamic.onnx", batch="N")
     makers.classifier(tmp_path / "fixed.onnx", batch=1)

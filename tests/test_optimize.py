@@ -16,9 +16,10 @@ from onnx import TensorProto, helper
 
 from conftest import ROOT, run
 from inpage import load_model
-from inpage import optimize as opt
+from inpage_tools import optimize as opt
 from inpage.errors import InvalidArgumentError, ModelIntegrityError
 from inpage.manifest import dump_manifest, labels_location, parse_entry, read_manifest
+from inpage.tasks import get_task
 
 MODELS = ROOT / "models"
 MANIFEST = MODELS / "manifest.json"
@@ -41,8 +42,8 @@ def demo_spec(name: str):
 @pytest.fixture
 def quick(monkeypatch):
     """Fewer timed runs: these tests check files and figures, not speed."""
-    monkeypatch.setattr(opt, "TIMED_RUNS", 2)
-    monkeypatch.setattr(opt, "TIMED_SESSIONS", 1)
+    monkeypatch.setattr(opt.timing, "TIMED_RUNS", 2)
+    monkeypatch.setattr(opt.timing, "TIMED_SESSIONS", 1)
 
 
 @pytest.fixture
@@ -112,8 +113,8 @@ def test_without_force_up_to_date_variants_are_kept(blazeface_project, small_pho
 
 
 def test_broken_variants_are_refused(blazeface_project, small_photos, quick, monkeypatch):
-    monkeypatch.setattr(opt, "QUALITY_FLOOR", {**opt.QUALITY_FLOOR, "detect": 1.01})
-    monkeypatch.setattr(opt, "OPT_TOLERANCE", -1.0)
+    monkeypatch.setattr(get_task("detect").judge, "quality_floor", 1.01)
+    monkeypatch.setattr(opt.optimizer, "OPT_TOLERANCE", -1.0)
     lines = list(opt.optimize_project(blazeface_project, photos=small_photos))
     assert [line.split(":")[1].strip() + ":" + line.split(":")[2] for line in lines] == ["opt: not kept", "int8: not kept"], lines
     assert variants_of(blazeface_project, "blazeface") == {}
@@ -216,10 +217,10 @@ def test_committed_reports_are_within_bounds_and_reproduced(model, variant):
     # Measured again here, on the held-out photos, against the base fp32 model.
     photos = opt.load_photos()
     assert report["photos"]["sha256"] == photos.sha256
-    judge = opt.JUDGES[spec.task]()
+    judge = get_task(spec.task).judge
     base = opt.Runner(spec, MODELS / spec.file).results(photos.held_out, judge)
     variant_spec = spec.with_variant(variant)
-    again = judge.compare(base, opt.Runner(variant_spec, MODELS / variant_spec.file).results(photos.held_out, judge), photos.held_out)
+    again = judge.compare(base, opt.Runner(variant_spec, MODELS / variant_spec.file).results(photos.held_out, judge), opt.photos.view_names(photos.held_out))
     assert BOUNDS[(model, variant)](again), again
 
 

@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from inpage import load_model
-from inpage.project import add_model
+from inpage_tools.project import add_model
 
 import makers
 from conftest import SAMPLES, PageSession, Server, build, run

@@ -52,9 +52,10 @@ def test_the_wheel_carries_the_pages_and_demo_models_but_the_page_wheel_does_not
     import zipfile
 
     names = zipfile.ZipFile(installed["wheel"]).namelist()
-    assert "inpage/_assets/web/index.html" in names and "inpage/_assets/web/js/worker.js" in names
-    assert "inpage/_assets/models/manifest.json" in names and "inpage/_assets/runtime-checksums.json" in names
-    assert "inpage/_assets/package-lock.json" in names and "inpage/ort_web_ops.json" in names
+    assert "inpage_tools/_assets/web/index.html" in names and "inpage_tools/_assets/web/js/worker.js" in names
+    assert "inpage_tools/_assets/models/manifest.json" in names and "inpage_tools/_assets/runtime-checksums.json" in names
+    assert "inpage_tools/_assets/package-lock.json" in names and "inpage_tools/ort_web_ops.json" in names
+    assert "inpage/tasks/classify.py" in names and not any(n.startswith("inpage/_assets") for n in names)
 
 
 def test_add_build_serve_in_an_empty_folder(installed, tmp_path, browser):

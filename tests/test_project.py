@@ -10,8 +10,8 @@ import pytest
 
 from inpage import UserCodeError, load_model
 from inpage.errors import ProjectError
-from inpage.onnxinfo import inspect_model
-from inpage.project import add_model, describe, inspect_file
+from inpage_tools.onnxinfo import inspect_model
+from inpage_tools.project import add_model, describe, inspect_file
 
 import makers
 from conftest import run
@@ -58,10 +58,10 @@ def test_external_weights_are_folded_into_one_file(tmp_path):
 
 
 def test_external_weights_beyond_the_single_file_limit_are_refused(tmp_path, monkeypatch):
-    import inpage.project
+    import inpage_tools.project
 
     source = makers.big_classifier(tmp_path / "torch" / "model.onnx")
-    monkeypatch.setattr(inpage.project, "SINGLE_FILE_LIMIT", 1000)
+    monkeypatch.setattr(inpage_tools.project, "SINGLE_FILE_LIMIT", 1000)
     with pytest.raises(ProjectError, match="onnxruntime-web loads one file of at most"):
         add_model(source, tmp_path / "project", task="classify", **SCALE)
 

@@ -104,7 +104,7 @@ def test_a_busy_port_is_one_line_and_nothing_is_built(tmp_path):
         busy.listen()
         port = busy.getsockname()[1]
         started = time.monotonic()
-        result = subprocess.run([sys.executable, "-m", "inpage", "serve", "--site", str(tmp_path / "site"), "--port", str(port)],
+        result = subprocess.run([sys.executable, "-m", "inpage_tools", "serve", "--site", str(tmp_path / "site"), "--port", str(port)],
                                 capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert result.stderr.strip() == f"inpage: port {port} on 127.0.0.1 is already in use (another `inpage serve`?); stop it or pass --port {port + 1}"
@@ -114,7 +114,7 @@ def test_a_busy_port_is_one_line_and_nothing_is_built(tmp_path):
 
 def test_serving_to_other_machines_warns_about_plain_http(site):
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "inpage", "serve", "--no-build", "--site", str(site), "--host", "0.0.0.0", "--port", str(port)],
+    process = subprocess.Popen([sys.executable, "-m", "inpage_tools", "serve", "--no-build", "--site", str(site), "--host", "0.0.0.0", "--port", str(port)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 30
@@ -158,7 +158,7 @@ def test_serve_builds_a_missing_site_rebuilds_on_change_and_after_the_site_is_de
     port = free_port()
     output = tmp_path / "serve.log"
     with output.open("w") as sink:  # the child keeps its own copy of the descriptor
-        process = subprocess.Popen([sys.executable, "-m", "inpage", "serve", "--site", str(site), "--port", str(port)],
+        process = subprocess.Popen([sys.executable, "-m", "inpage_tools", "serve", "--site", str(site), "--port", str(port)],
                                    stdout=sink, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
     probe_web = ROOT / "web" / "_watch_probe.txt"
     probe_py = ROOT / "py" / "inpage" / "_watch_probe.py"

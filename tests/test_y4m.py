@@ -11,7 +11,7 @@ import unittest
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from y4m import photo_frames, write_y4m  # noqa: E402
+from inpage_tools.y4m import photo_frames, write_y4m  # noqa: E402
 
 SAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "web", "samples")
 

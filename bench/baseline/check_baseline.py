@@ -33,10 +33,10 @@ from PIL import Image
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "py"))  # the checkout's packages, installed or not
 
-from conftest import CHROMIUM, QUIET_FLAGS, Server  # noqa: E402  (the suite's real-server helper)
-from y4m import fit_photo  # noqa: E402
+from inpage_tools.harness import CHROMIUM, QUIET_FLAGS, Server  # noqa: E402
+from inpage_tools.y4m import fit_photo  # noqa: E402
 
 MODELS = {"efficientnet-lite0": "classify", "nanodet-m": "detect", "blazeface": "detect", "movenet-lightning": "estimate_pose", "selfie": "segment"}
 STAGES = ["preprocess_ms", "inference_ms", "postprocess_ms"]

@@ -1,4 +1,4 @@
-"""Find out by trial which ONNX operators onnxruntime-web's WASM build can run, and write py/inpage/ort_web_ops.json.
+"""Find out by trial which ONNX operators onnxruntime-web's WASM build can run, and write py/inpage_tools/ort_web_ops.json.
 
 Run it from the repository root, in a virtual environment of its own (see build/ops/README.md):
 

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import platform
+import subprocess
 import urllib.error
 import urllib.request
 import warnings
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import numpy as np
 
-from . import resources
 from .errors import InvalidArgumentError, ModelIntegrityError, ModelLoadError
 from .specs import TensorSpec
 
@@ -41,8 +43,6 @@ def variant_key(provider: str) -> str:
     # How much int8 gains over float depends on whether the CPU has an int8 dot-product
     # instruction, so the benchmark's CPU records are kept apart by that, and each machine reads its own.
     if provider == "cpu":
-        from .int8_portability import has_int8_dot_product
-
         return "cpu-int8dot" if has_int8_dot_product() else "cpu"
     return provider
 
@@ -143,4 +143,44 @@ async def load_session(location: str, sha256: str, file_name: str, provider: str
 
 
 def default_manifest_location() -> str:
+    # The demo models ship with inpage's host tools (their assets), which a pip install always brings.
+    from inpage_tools import resources
+
     return str(resources.default_manifest())
+
+
+# /proc/cpuinfo flags of the int8 dot-product instructions onnxruntime's kernels use.
+INT8_DOT_FLAGS = frozenset({"avx512_vnni", "avx_vnni", "amx_int8", "asimddp"})
+
+
+def int8_dot_product_in(cpuinfo: str) -> bool:
+    """Whether Linux's ``/proc/cpuinfo`` text (x86 ``flags``, arm64 ``Features``) names one of :data:`INT8_DOT_FLAGS`."""
+    flags: set[str] = set()
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip().lower() in ("flags", "features"):
+            flags.update(value.split())
+    return bool(flags & INT8_DOT_FLAGS)
+
+
+@lru_cache(maxsize=1)
+def has_int8_dot_product() -> bool:
+    """Whether this CPU has an int8 dot-product instruction onnxruntime uses (x86: AVX-512 VNNI,
+    AVX-VNNI or AMX; arm64: the dot-product extension). Unknown systems answer False, so the
+    float model runs: the same answers, never a slower int8 one."""
+    machine = platform.machine().lower()
+    system = platform.system()
+    if system == "Linux":
+        try:
+            return int8_dot_product_in(Path("/proc/cpuinfo").read_text(errors="replace"))
+        except OSError:
+            return False
+    if system == "Darwin":
+        if machine in ("arm64", "aarch64"):
+            return True  # every Apple silicon CPU has the dot-product extension
+        try:
+            features = subprocess.run(["sysctl", "-n", "machdep.cpu.leaf7_features"], capture_output=True, text=True, timeout=5).stdout
+        except (OSError, subprocess.SubprocessError):
+            return False
+        return "AVX512VNNI" in features.upper().split()
+    return False

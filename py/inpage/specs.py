@@ -107,7 +107,7 @@ class ModelSpec:
     default: bool = False
     variant: str = "base"  # which file this spec describes: "base" (the entry's own) or a variant's name
     # onnxruntime session config entries the file needs, natively and in the page alike
-    # ({"session.disable_quant_qdq": "1"} for inpage's int8 variants: see inpage.int8_portability).
+    # ({"session.disable_quant_qdq": "1"} for inpage's int8 variants: see inpage_tools.int8_portability).
     session_config: dict[str, str] = field(default_factory=dict)
     entry: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 

@@ -140,6 +140,7 @@ class UserTask(Task):
         self.user_post = getattr(module, "postprocess", None)
         self.defaults = {**inner.defaults, **dict(getattr(module, "OPTIONS", {}) or {})}
         self.image_input = inner.image_input
+        self.input_kind = inner.input_kind
 
     def options(self, given):
         own = {k: v for k, v in given.items() if k in self.inner.defaults}

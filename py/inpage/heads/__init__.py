@@ -37,8 +37,10 @@ class Head:
     """A detector head: ``decode(outputs, score_threshold) -> Candidates``."""
 
     name: ClassVar[str]
-    # What inpage add suggests for a model with this head, when the model itself says nothing.
+    # What inpage add suggests for a model with this head, when the model itself says nothing: its
+    # pre-processing, and option defaults other than the detect task's own.
     suggested_image: ClassVar[dict[str, Any]] = {}
+    suggested_options: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, spec: ModelSpec):
         self.spec = spec
@@ -76,6 +78,10 @@ def register_head(cls: type[Head]) -> type[Head]:
 
 def get_head(name: Any) -> type[Head]:
     return _HEADS.get(name)
+
+
+def head_names() -> tuple[str, ...]:
+    return _HEADS.names()
 
 
 def guess_head(spec: ModelSpec) -> str | None:

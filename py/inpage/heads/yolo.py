@@ -40,6 +40,8 @@ class Yolo(Head):
     name = "yolo"
     suggested_image = {"resize": "letterbox", "channel_order": "RGB", "pad_value": 114,
                        "normalize": {"mean": [0, 0, 0], "std": [1, 1, 1], "units": "0-1"}}
+    # ultralytics' own defaults (conf 0.25, iou 0.7), so results match what its users see.
+    suggested_options = {"score_threshold": 0.25, "iou_threshold": 0.7}
 
     @classmethod
     def check(cls, spec):

@@ -1,10 +1,21 @@
 """The task registry: what a model is for (classify, detect, predict on tabular rows, ...), one module each.
 
-A task turns a caller's input into the model's feeds (``prepare``) and the model's outputs into
-a result (``finish``). :class:`~inpage.model.Model` runs it under its lock and times each stage;
-the page's entry points and the CLI find tasks here by the manifest's ``task`` name, so adding a
-task is one new module in this folder that subclasses :class:`Task` and calls
-:func:`register_task`. Every module here is imported on first lookup.
+A task module owns everything about its task, and nothing else repeats it:
+
+* its name, its input kind (``image``, ``rows``, ``tensors``) and its method names (Python's
+  ``estimate_pose``, JavaScript's ``estimatePose``, the CLI's ``estimate-pose``);
+* its options and their defaults (``defaults``), checked in ``check_options``;
+* the work: the caller's input to the model's feeds (``prepare``), the outputs to a result
+  (``finish``), the result as JSON for the page (``payload``) and as lines for the CLI (``describe``);
+* how ``inpage add`` recognises one of its models (``recognise``) and writes its entry (``plan``);
+* how two of its results are compared (``judge``: the optimiser's accuracy figures and the quality
+  floors the optimiser and the benchmark both apply).
+
+:class:`~inpage.model.Model` runs a task under its lock and times each stage. The page, the CLI,
+the optimiser and the benchmark find tasks here by name, and the site build writes
+:func:`describe_tasks` into ``tasks.json`` for the pages. Adding a task is one new module in this
+folder that subclasses :class:`Task` and decorates it with :func:`register_task`. Every module here
+is imported on first lookup.
 
 Options are checked here, at the API boundary: a bad threshold or ``top_k`` raises
 :class:`~inpage.errors.InvalidArgumentError` naming the argument, before anything runs.
@@ -12,7 +23,8 @@ Options are checked here, at the API boundary: a bad threshold or ``top_k`` rais
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+import json
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -22,12 +34,46 @@ from ..specs import ModelSpec
 from ..preprocess import FrameTransform, TensorWriter, fit_to_input
 from ..registry import Registry
 
+if TYPE_CHECKING:
+    from ..adding import ModelFile
+
 _TASKS: Registry[type["Task"]] = Registry(__name__, __path__, "task")
 
 
 def register_task(cls: type["Task"]) -> type["Task"]:
-    """Class decorator: make ``cls`` the task for manifest entries with ``"task": cls.name``."""
-    return _TASKS.add(cls.name, cls)
+    """Class decorator: make ``cls`` the task for manifest entries with ``"task": cls.name``, and
+    ``Model.<method>`` the method that runs it (see :mod:`inpage.model`)."""
+    _TASKS.add(cls.name, cls)
+    for listener in _on_register:
+        listener(cls)
+    return cls
+
+
+# Called with each task class as it registers (the Model class adds its method).
+_on_register: list = []
+
+
+def on_register(listener) -> None:
+    """Call ``listener(task_class)`` for every task registered, before and after now."""
+    _on_register.append(listener)
+    for _name, task in _TASKS._items.items():
+        listener(task)
+
+
+def camel_case(name: str) -> str:
+    """A Python name in JavaScript's spelling: ``score_threshold`` -> ``scoreThreshold``."""
+    first, *rest = name.split("_")
+    return first + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def recognise(model: "ModelFile") -> list[str]:
+    """The tasks whose ``recognise`` accepts the model file, by name."""
+    return [name for name, task in _TASKS.items() if task.recognise(model)]
+
+
+def describe_tasks() -> list[dict[str, Any]]:
+    """Every task as the pages, the worker and ``window.inpage`` read it (the build's ``tasks.json``)."""
+    return [task.description() for _name, task in _TASKS.items()]
 
 
 def task_names() -> tuple[str, ...]:
@@ -44,16 +90,60 @@ def task_for_method(method: str) -> type["Task"] | None:
 
 
 class Task:
-    """One kind of work a model does. Subclasses set ``name`` and ``method`` and implement
-    ``prepare`` and ``finish``; the rest has sensible defaults."""
+    """One kind of work a model does. Subclasses set ``name``, ``method`` and ``input_kind`` and
+    implement ``prepare``, ``finish`` and ``payload``; the rest has sensible defaults."""
 
     name: ClassVar[str]
     method: ClassVar[str]  # the Model method that runs this task: model.classify(...), ...
+    # What a call takes: "image" (a picture), "rows" (tabular rows of numbers), "tensors" (named arrays).
+    input_kind: ClassVar[str] = "tensors"
     image_input: ClassVar[bool] = False  # True: the entry needs an "image" section
     defaults: ClassVar[dict[str, Any]] = {}  # option defaults when the manifest gives none
+    option_help: ClassVar[dict[str, str]] = {}  # one line per option, for the CLI's --help
+    # Values the pages use to show a result, not options of the call (pose: which keypoints to draw).
+    display: ClassVar[dict[str, Any]] = {}
+    judge: ClassVar[type["Judge"] | None] = None  # how two results are compared (the optimiser's accuracy)
+    cli_help: ClassVar[str] = ""  # one line: what the command does, for the CLI's --help
 
     def __init__(self, spec: ModelSpec):
         self.spec = spec
+
+    # ---- what the task is, for the page, the CLI and the docs ---------------------------------
+
+    @classmethod
+    def js_method(cls) -> str:
+        return camel_case(cls.method)
+
+    @classmethod
+    def cli_command(cls) -> str:
+        return cls.method.replace("_", "-")
+
+    @classmethod
+    def description(cls) -> dict[str, Any]:
+        """The task as JSON (the build's ``tasks.json``): names, input kind, option defaults in
+        JavaScript's spelling, and what the pages need to show a result."""
+        return {
+            "task": cls.name,
+            "method": cls.js_method(),
+            "pythonMethod": cls.method,
+            "input": cls.input_kind,
+            "options": {camel_case(key): value for key, value in cls.defaults.items()},
+            "display": {camel_case(key): value for key, value in cls.display.items()},
+        }
+
+    # ---- adding a model: inpage add -------------------------------------------------------------
+
+    @classmethod
+    def recognise(cls, model: "ModelFile") -> bool:
+        """Whether the file looks like one of this task's models (``inpage add`` without ``--task``)."""
+        return False
+
+    @classmethod
+    def plan(cls, model: "ModelFile") -> dict[str, Any]:
+        """This task's parts of the manifest entry for ``model`` (``head``, ``output``, ``image``,
+        ``labels``, ``options``, ...); notes for the user go to ``model.notes``. Raise
+        :class:`~inpage.errors.ProjectError` when the file cannot be one of its models."""
+        return {"labels": model.labels} if model.labels else {}
 
     # ---- checks, at manifest parse time and at build time ------------------------------------
 
@@ -91,6 +181,10 @@ class Task:
         """The result as JSON-able data for the page; numpy arrays in it travel as binary."""
         raise NotImplementedError
 
+    def describe(self, result: Any) -> list[str]:
+        """The result as lines of text, for the CLI (``--json`` prints the payload instead)."""
+        return [json.dumps(self.payload(result), default=_short_json)]
+
     def split(self, sample: Any) -> list[Any] | None:
         """The samples in ``sample`` if it is a batch (a list of images, say), else None."""
         return list(sample) if isinstance(sample, (list, tuple)) else None
@@ -100,6 +194,17 @@ class ImageTask(Task):
     """A task whose one image input is made from a picture by the manifest's ``image`` recipe."""
 
     image_input = True
+    input_kind = "image"
+    # The pre-processing ``inpage add`` suggests for this task's models (before the user's flags).
+    suggested_image: ClassVar[dict[str, Any]] = {"resize": "stretch", "channel_order": "RGB", "normalize": {"mean": [0, 0, 0], "std": [1, 1, 1], "units": "0-1"}}
+
+    @classmethod
+    def plan(cls, model):
+        from ..adding import image_recipe
+
+        entry = super().plan(model)
+        entry["image"] = image_recipe(model, cls.suggested_image)
+        return entry
 
     def __init__(self, spec: ModelSpec):
         super().__init__(spec)
@@ -122,6 +227,57 @@ class ImageTask(Task):
         return {self.spec.image.input: tensor}, transform
 
 
+class Judge:
+    """How two results of one task are compared over a set of views (the optimiser's variant against
+    the base model on held-out photos): the results kept per view, the figures, one quality in
+    [0, 1], and the floors. Below ``quality_floor`` a variant is broken and not kept; only a variant
+    that ``runs_by_default`` may be chosen to run by default (the benchmark's choice)."""
+
+    quality_floor: ClassVar[float]
+
+    @classmethod
+    def results(cls, task: Task, outputs: dict[str, np.ndarray], context: Any) -> Any:
+        """What is kept of one view's outputs for comparing."""
+        return task.finish(outputs, context, task.options({}))
+
+    @classmethod
+    def compare(cls, base: list, variant: list, views: list[str]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @classmethod
+    def quality(cls, figures: dict[str, Any]) -> float:
+        raise NotImplementedError
+
+    @classmethod
+    def runs_by_default(cls, figures: dict[str, Any]) -> bool:
+        """Whether a variant with these figures is accurate enough to run without being asked for."""
+        return cls.quality(figures) >= cls.quality_floor
+
+    @classmethod
+    def summary(cls, figures: dict[str, Any]) -> dict[str, Any]:
+        """The figures worth printing."""
+        return figures
+
+    @classmethod
+    def headline(cls, figures: dict[str, Any]) -> str:
+        """The figures in one line, for ``inpage optimize``'s output."""
+        return f"quality {cls.quality(figures):.3f}"
+
+
+def mean(values) -> float | None:
+    """The mean rounded to 4 places, or None for no values (a judge's figures)."""
+    values = list(values)
+    return round(float(np.mean(values)), 4) if values else None
+
+
+def _short_json(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return {"dims": list(value.shape), "type": str(value.dtype)}
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(type(value).__name__)
+
+
 def probability(name: str, value: Any) -> float:
     """``value`` as a float in [0, 1], or an error naming the argument."""
     try:
@@ -142,4 +298,7 @@ def positive_int(name: str, value: Any, upper: int | None = None) -> int:
     return int(value)
 
 
-__all__ = ["FrameTransform", "ImageTask", "Task", "get_task", "positive_int", "probability", "register_task", "task_names"]
+__all__ = [
+    "FrameTransform", "ImageTask", "Judge", "Task", "camel_case", "describe_tasks", "get_task", "mean", "on_register",
+    "positive_int", "probability", "recognise", "register_task", "task_names",
+]

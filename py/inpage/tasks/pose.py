@@ -20,7 +20,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InferenceError
-from . import ImageTask, probability, register_task
+from . import ImageTask, Judge, mean, probability, register_task
+
+# A keypoint at or above this score counts as found: the pages draw only those, and the judge
+# compares those. The pose filter itself is the score_threshold option (on the mean keypoint score).
+KEYPOINT_SCORE = 0.3
+PCK_FRACTION = 0.02  # a keypoint within 2% of the photo's diagonal of the base's is "the same"
 
 COCO_KEYPOINTS = (
     "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder", "left_elbow",
@@ -56,11 +61,89 @@ class Pose:
         }
 
 
+class PoseJudge(Judge):
+    """Keypoints of the best pose compared one to one. Quality: the share of confident keypoints
+    within 2% of the photo's diagonal of the base's; below 0.7 a variant is broken. It runs by
+    default only if confident keypoints move 5 px or less on average."""
+
+    quality_floor = 0.7
+
+    @classmethod
+    def results(cls, task, outputs, context):
+        poses = task.finish(outputs, context, task.options({"score_threshold": 0.0}))
+        diagonal = float(np.hypot(context.frame_width, context.frame_height))
+        return (poses[0] if poses else None), diagonal
+
+    @classmethod
+    def compare(cls, base, variant, views):
+        distances, confident_distances, close, agree, changes = [], [], [], [], []
+        for (b, diagonal), (v, _) in zip(base, variant):
+            if b is None or v is None:
+                continue
+            for kb, kv in zip(b.keypoints, v.keypoints):
+                distance = float(np.hypot(kb.x - kv.x, kb.y - kv.y))
+                distances.append(distance)
+                agree.append((kb.score >= KEYPOINT_SCORE) == (kv.score >= KEYPOINT_SCORE))
+                changes.append(abs(kb.score - kv.score))
+                if kb.score >= KEYPOINT_SCORE:
+                    confident_distances.append(distance)
+                    close.append(distance <= PCK_FRACTION * diagonal)
+        return {
+            "views": len(views),
+            "keypoint_score_threshold": KEYPOINT_SCORE,
+            "mean_keypoint_distance_px": mean(distances),
+            "confident_keypoints": len(confident_distances),
+            "mean_confident_keypoint_distance_px": mean(confident_distances),
+            "confident_within_2pct_of_diagonal": mean(close),
+            "keypoint_score_agreement": mean(agree),
+            "mean_keypoint_score_change": mean(changes),
+        }
+
+    @classmethod
+    def quality(cls, figures):
+        value = figures["confident_within_2pct_of_diagonal"]
+        return 1.0 if value is None else value
+
+    @classmethod
+    def runs_by_default(cls, figures):
+        distance = figures["mean_confident_keypoint_distance_px"]
+        return distance is not None and distance <= 5.0
+
+    @classmethod
+    def summary(cls, figures):
+        keep = ("views", "mean_keypoint_distance_px", "mean_confident_keypoint_distance_px", "confident_within_2pct_of_diagonal", "keypoint_score_agreement")
+        return {k: figures[k] for k in keep}
+
+    @classmethod
+    def headline(cls, figures):
+        return (f"confident keypoints {figures['mean_confident_keypoint_distance_px']} px off, "
+                f"{figures['confident_within_2pct_of_diagonal']} within 2% of the diagonal")
+
+
 @register_task
 class EstimatePose(ImageTask):
     name = "pose"
     method = "estimate_pose"
     defaults = {"score_threshold": 0.0}  # poses whose mean keypoint score is below it are left out
+    option_help = {"score_threshold": "leave out poses whose mean keypoint score is below it"}
+    display = {"keypoint_threshold": KEYPOINT_SCORE}
+    cli_help = "estimate poses in an image: named keypoints in pixels"
+    suggested_image = {"resize": "letterbox", "channel_order": "RGB", "pad_value": 0}
+    judge = PoseJudge
+
+    @classmethod
+    def recognise(cls, model):
+        tensor, _layout = model.image_input()
+        shape = model.single_output_shape() or ()
+        # MoveNet's [1, 1, K, 3]: one pose of K (y, x, score) keypoints.
+        return (tensor is not None and model.not_another_task("pose") and len(shape) == 4 and shape[-1] == 3
+                and shape[1] == 1 and isinstance(shape[2], int) and shape[2] > 1)
+
+    @classmethod
+    def plan(cls, model):
+        entry = super().plan(model)
+        entry["output"] = model.scores_output() if model.output else model.outputs[0].name
+        return entry
 
     def __init__(self, spec):
         super().__init__(spec)
@@ -109,3 +192,10 @@ class EstimatePose(ImageTask):
 
     def payload(self, result):
         return {"poses": [pose.as_json() for pose in result]}
+
+    def describe(self, result):
+        lines = []
+        for pose in result:
+            found = [k for k in pose.keypoints if k.score >= KEYPOINT_SCORE]
+            lines.append(f"{pose.score:8.4f}  pose: " + " ".join(f"{k.name} ({k.x:.0f},{k.y:.0f})" for k in found))
+        return lines or ["(no pose above the score threshold)"]

@@ -67,6 +67,12 @@ def convert_feeds(inputs: tuple[TensorSpec, ...], feeds: Any) -> dict[str, np.nd
 class Run(Task):
     name = "run"
     method = "run"
+    input_kind = "tensors"
+    cli_help = "run any model on named .npy arrays: every output"
+
+    @classmethod
+    def plan(cls, model):
+        return {}  # named tensors in and out: nothing to configure
 
     def split(self, sample):
         return None  # feeds carry their own batch dimension
@@ -80,3 +86,10 @@ class Run(Task):
 
     def payload(self, result):
         return {"outputs": result}
+
+    def describe(self, result):
+        lines = []
+        for name, value in result.items():
+            head = np.array2string(value.reshape(-1)[:8], precision=4)
+            lines.append(f"{name}: {value.dtype} {list(value.shape)}  {head}{' ...' if value.size > 8 else ''}")
+        return lines

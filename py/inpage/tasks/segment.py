@@ -23,7 +23,7 @@ from PIL import Image
 
 from ..errors import InferenceError
 from ..postprocess import sigmoid, softmax
-from . import ImageTask, probability, register_task
+from . import ImageTask, Judge, mean, probability, register_task
 
 
 @dataclass(frozen=True)
@@ -47,11 +47,84 @@ class Segmentation:
         return np.asarray(Image.fromarray(self.classes).resize((width, height), Image.Resampling.NEAREST))
 
 
+class SegmentJudge(Judge):
+    """Masks compared on the photo's own pixels. Quality: mean IoU; below 0.7 a variant is broken.
+    It runs by default only at a mean IoU of 0.9 or more."""
+
+    quality_floor = 0.7
+
+    @classmethod
+    def results(cls, task, outputs, context):
+        options = task.options({})
+        # Compared on the photo's own pixels, so masks of models with other input sizes compare too.
+        return task.finish(outputs, context, options).to_frame(options["threshold"]) >= 128
+
+    @classmethod
+    def compare(cls, base, variant, views):
+        ious, agreement, per_view = [], [], []
+        for view, b, v in zip(views, base, variant):
+            union = int(np.count_nonzero(b | v))
+            iou = 1.0 if union == 0 else int(np.count_nonzero(b & v)) / union  # both empty: they agree
+            ious.append(iou)
+            agreement.append(float(np.mean(b == v)))
+            per_view.append({"view": view, "iou": round(iou, 4), "base_coverage": round(float(b.mean()), 4), "variant_coverage": round(float(v.mean()), 4)})
+        return {
+            "views": len(views),
+            "mean_iou": mean(ious),
+            "min_iou": round(min(ious), 4),
+            "pixel_agreement": mean(agreement),
+            "per_view": per_view,
+        }
+
+    @classmethod
+    def quality(cls, figures):
+        return figures["mean_iou"]
+
+    @classmethod
+    def runs_by_default(cls, figures):
+        return figures["mean_iou"] >= 0.9
+
+    @classmethod
+    def summary(cls, figures):
+        return {k: figures[k] for k in ("views", "mean_iou", "min_iou", "pixel_agreement")}
+
+    @classmethod
+    def headline(cls, figures):
+        return f"mask IoU {figures['mean_iou']} (min {figures['min_iou']})"
+
+
+def is_mask(shape, input_shape) -> bool:
+    """A [1, H, W, C] or [1, C, H, W] output at the input's size (or a power-of-two fraction of it), C small."""
+    if len(shape) != 4 or not all(isinstance(d, int) for d in shape) or not all(isinstance(d, int) for d in input_shape):
+        return False
+    spatial = {d for d in input_shape[1:] if d > 4}
+    for h, w, c in ((shape[1], shape[2], shape[3]), (shape[2], shape[3], shape[1])):
+        if c <= 32 and any(h * f in spatial and w * f in spatial for f in (1, 2, 4, 8)):
+            return True
+    return False
+
+
 @register_task
 class Segment(ImageTask):
     name = "segment"
     method = "segment"
     defaults = {"threshold": 0.5}
+    option_help = {"threshold": "a pixel whose probability is at or above it is in the mask"}
+    cli_help = "segment an image: a mask (or class map) over it"
+    judge = SegmentJudge
+
+    @classmethod
+    def recognise(cls, model):
+        tensor, _layout = model.image_input()
+        shape = model.single_output_shape()
+        return tensor is not None and shape is not None and model.not_another_task("segment") and is_mask(shape, tensor.shape)
+
+    @classmethod
+    def plan(cls, model):
+        entry = super().plan(model)
+        if model.output:
+            entry["output"] = model.scores_output()
+        return entry
 
     def check_options(self, options):
         options["threshold"] = probability("threshold", options["threshold"])
@@ -87,6 +160,13 @@ class Segment(ImageTask):
         classes = np.argmax(probabilities, axis=-1).astype(np.uint8)
         coverage = float((classes != 0).mean()) if classes.size else 0.0
         return Segmentation(None, classes, box, coverage, self.spec.labels)
+
+    def describe(self, result):
+        if result.mask is not None:
+            height, width = result.mask.shape
+            return [f"mask {width}x{height} over box {[round(v) for v in result.box]}, covering {100 * result.coverage:.1f}% of it"]
+        height, width = result.classes.shape
+        return [f"class map {width}x{height} over box {[round(v) for v in result.box]}, {100 * result.coverage:.1f}% not background"]
 
     def payload(self, result):
         payload = {"box": list(result.box), "coverage": result.coverage}

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import InvalidArgumentError
+from ..errors import InvalidArgumentError, ProjectError
 from ..specs import NUMPY_TYPES
 from . import Task, register_task
 
@@ -44,6 +44,50 @@ class TabularPrediction:
 class Tabular(Task):
     name = "tabular"
     method = "predict"
+    input_kind = "rows"
+    cli_help = "run a tabular model on rows of numbers: a label and class probabilities (or a value) per row"
+
+    @classmethod
+    def recognise(cls, model):
+        # An ai.onnx.ml graph (scikit-learn through skl2onnx), or one [N, features] input and no image.
+        if model.info.is_ml_graph:
+            return True
+        tensor, _layout = model.image_input()
+        return (tensor is None and model.says_task() is None and len(model.inputs) == 1
+                and bool(model.inputs[0].shape) and len(model.inputs[0].shape) == 2)
+
+    @classmethod
+    def plan(cls, model):
+        info = model.info
+        labels = model.labels
+        if not model.labels_given and info.zipmap_labels is not None:
+            labels = [str(label) for label in info.zipmap_labels]
+            model.notes.append(f"labels: {len(labels)} classes from the model's ZipMap")
+        label_output = next((o.name for o in info.outputs if o.dtype in ("int64", "string") and o.name not in info.zipmap_outputs), None)
+        probability_output = next((o.name for o in info.outputs if o.name in info.zipmap_outputs), None) or next(
+            (o.name for o in info.outputs if o.dtype == "float32" and o.shape and len(o.shape) == 2 and o.name != label_output), None
+        )
+        head = {}
+        if label_output:
+            head["label_output"] = label_output
+        if probability_output and label_output:
+            head["probability_output"] = probability_output
+        if model.labels_given:
+            # The names stand for the model's own classes (0, 1, 2 from scikit-learn, say), in the
+            # order of its probability columns: keep those classes so each prediction maps to its name.
+            classes = info.classifier_labels
+            if not probability_output or not label_output or not classes:
+                raise ProjectError(f"--labels: {model.file_name} has no classes to name (it reads as a regressor); leave --labels out")
+            if len(classes) != len(labels):
+                raise ProjectError(f"--labels has {len(labels)} names, but {model.file_name} has {len(classes)} classes ({', '.join(map(str, classes[:10]))}); give one name per class, in that order")
+            head["classes"] = [str(c) for c in classes]
+            model.notes.append(f"labels: {len(labels)} names for the classes {', '.join(map(str, classes[:10]))}, in that order")
+        entry = {"head": head}
+        if labels:
+            entry["labels"] = labels
+        if not probability_output or not label_output:
+            model.notes.append("no class probabilities found: predictions read as a regressor's values")
+        return entry
 
     def __init__(self, spec):
         super().__init__(spec)
@@ -136,3 +180,13 @@ class Tabular(Task):
 
     def payload(self, result):
         return {"predictions": [p.as_json() for p in result]}
+
+    def describe(self, result):
+        lines = []
+        for p in result:
+            if p.value is not None:
+                lines.append(" ".join(f"{v:.6g}" for v in p.value))
+            else:
+                best = sorted((p.probabilities or {}).items(), key=lambda kv: -kv[1])[:3]
+                lines.append(f"{p.label:<16} " + "  ".join(f"{k}: {v:.3f}" for k, v in best))
+        return lines

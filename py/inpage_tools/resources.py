@@ -1,7 +1,7 @@
 """Where inpage's own files are on CPython: the pages, the demo models and the pinned runtime checksums.
 
 In a source checkout they are the repository's folders (``web/``, ``models/``, ``build/``); in an
-installed wheel they are packed under ``inpage/_assets/`` (see ``pyproject.toml``). Nothing here
+installed wheel they are packed under ``inpage_tools/_assets/`` (see ``pyproject.toml``). Nothing here
 runs in the page.
 """
 
@@ -11,8 +11,11 @@ import os
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent
+# The page runtime, the ``inpage`` package: what the page's wheel holds. One distribution installs
+# both packages side by side (``py/`` in a checkout, site-packages when installed).
+RUNTIME = PACKAGE.parent / "inpage"
 _ROOT = PACKAGE.parents[1]
-# A checkout: this package sits at <root>/py/inpage beside the project's pyproject.toml and web/.
+# A checkout: this package sits at <root>/py/inpage_tools beside the project's pyproject.toml and web/.
 CHECKOUT: Path | None = _ROOT if (_ROOT / "pyproject.toml").is_file() and (_ROOT / "web").is_dir() else None
 ASSETS = PACKAGE / "_assets"
 

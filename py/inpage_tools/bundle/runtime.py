@@ -27,7 +27,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .. import resources
-from ..errors import BuildError
+from inpage.errors import BuildError
 from .files import install, sha256_of, verify
 
 PYODIDE_CORE = ["pyodide.mjs", "pyodide.asm.js", "pyodide.asm.wasm", "python_stdlib.zip"]

@@ -32,7 +32,7 @@ from urllib.parse import unquote
 from aiohttp import web
 from multidict import CIMultiDict
 
-from .errors import InpageError
+from inpage.errors import InpageError
 
 log = logging.getLogger("inpage.serve")
 

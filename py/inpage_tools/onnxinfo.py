@@ -15,8 +15,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .errors import ProjectError
-from .specs import TensorSpec
+from inpage.errors import ProjectError
+from inpage.specs import TensorSpec
 
 # onnx's TensorProto element types -> the manifest's dtype names.
 ELEMENT_TYPES = {

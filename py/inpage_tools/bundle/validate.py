@@ -14,8 +14,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import BuildError, InpageError
-from ..manifest import ModelSpec, graph_problems, labels_location, parse_entry, read_manifest
+from inpage.errors import BuildError, InpageError
+from inpage.manifest import ModelSpec, graph_problems, labels_location, parse_entry, read_manifest
 from .files import sha256_of
 
 

@@ -4,7 +4,7 @@ numpy and Pillow from it.
 
 Both kinds of wheel are built by hatchling through its PEP 517 hook, from a staged copy of the
 sources. That works the same in a checkout and from a pip-installed inpage, and keeps the page's
-wheel small: only the modules the page imports, none of the build, CLI or server code, no assets.
+wheel small: the ``inpage`` package alone; the build, CLI and server are ``inpage_tools``, with the assets.
 The wheel's version carries a digest of its sources (``0.2.0+3fa1c2...``), so a changed wheel has a
 new file name and caches never confuse two builds.
 """
@@ -22,27 +22,19 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from .. import __version__, resources
-from ..errors import BuildError
-from ..usercode import module_name
+from .. import resources
+from inpage import __version__
+from inpage.errors import BuildError
+from inpage.usercode import module_name
 from .files import sha256_of
 from .runtime import with_dependencies
 
-# CPython-only parts of inpage: the page never imports them.
-NOT_IN_PAGE = {"cli.py", "server.py", "_native.py", "resources.py", "onnxinfo.py", "project.py", "optimize.py", "int8_portability.py", "inspect_cli.py", "__main__.py"}
-NOT_IN_PAGE_DIRS = {"bundle", "_assets", "__pycache__"}
 STATE = ".inpage-python"
 
 
 def page_sources() -> list[Path]:
-    """inpage's modules that run in the page, sorted."""
-    sources = []
-    for path in sorted(resources.PACKAGE.rglob("*.py")):
-        rel = path.relative_to(resources.PACKAGE)
-        if rel.parts[0] in NOT_IN_PAGE_DIRS or (len(rel.parts) == 1 and rel.name in NOT_IN_PAGE):
-            continue
-        sources.append(path)
-    return sources
+    """The page runtime, the ``inpage`` package: every module of it, sorted (the host tools are ``inpage_tools``)."""
+    return sorted(path for path in resources.RUNTIME.rglob("*.py") if "__pycache__" not in path.parts)
 
 
 def user_sources(python_entries: list[tuple[str, Path]]) -> list[Path]:
@@ -81,7 +73,7 @@ def build_page_wheel(scratch: Path, digest: str) -> Path:
     """inpage's page wheel: the modules of :func:`page_sources`, depending on numpy and Pillow."""
     stage = scratch / "inpage-page"
     for path in page_sources():
-        target = stage / "inpage" / path.relative_to(resources.PACKAGE)
+        target = stage / "inpage" / path.relative_to(resources.RUNTIME)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, target)
     (stage / "pyproject.toml").write_text(_pyproject("inpage", f"{__version__}+{digest[:12]}", ["numpy", "pillow"], ["inpage"]))

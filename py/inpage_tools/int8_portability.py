@@ -12,7 +12,7 @@ A pair sums to at most ``255 * (|w1| + |w2|)``, so weights within -64..64 can ne
 :func:`saturation_risks` checks node by node. Depthwise convolutions are safe whatever their weights
 (onnxruntime widens both operands to 32 bits for them), and so are uint8 weights (widened to 16).
 
-:func:`has_int8_dot_product` says whether this machine's CPU has an int8 dot-product instruction.
+(Which CPUs have an int8 dot-product instruction is :func:`inpage._native.has_int8_dot_product`.)
 How much int8 gains natively depends on it (on an AVX2-only AMD EPYC the first NanoDet-m int8 file
 ran no faster than fp32, 64.4 against 63.5 ms; on a VNNI machine twice as fast), so the benchmark
 records its native choice per kind of CPU, and each machine reads its own kind's record.
@@ -22,9 +22,6 @@ Host-only (reads ONNX files with ``onnx``); the page never imports it.
 
 from __future__ import annotations
 
-import platform
-import subprocess
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -151,44 +148,6 @@ def file_portability_problems(path: Path) -> list[str]:
     return saturation_risks(model) + inexact_ops(model)
 
 
-# /proc/cpuinfo flags of the int8 dot-product instructions onnxruntime's kernels use.
-INT8_DOT_FLAGS = frozenset({"avx512_vnni", "avx_vnni", "amx_int8", "asimddp"})
-
-
-def int8_dot_product_in(cpuinfo: str) -> bool:
-    """Whether Linux's ``/proc/cpuinfo`` text (x86 ``flags``, arm64 ``Features``) names one of :data:`INT8_DOT_FLAGS`."""
-    flags: set[str] = set()
-    for line in cpuinfo.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip().lower() in ("flags", "features"):
-            flags.update(value.split())
-    return bool(flags & INT8_DOT_FLAGS)
-
-
-@lru_cache(maxsize=1)
-def has_int8_dot_product() -> bool:
-    """Whether this CPU has an int8 dot-product instruction onnxruntime uses (x86: AVX-512 VNNI,
-    AVX-VNNI or AMX; arm64: the dot-product extension). Unknown systems answer False, so the
-    float model runs: the same answers, never a slower int8 one."""
-    machine = platform.machine().lower()
-    system = platform.system()
-    if system == "Linux":
-        try:
-            return int8_dot_product_in(Path("/proc/cpuinfo").read_text(errors="replace"))
-        except OSError:
-            return False
-    if system == "Darwin":
-        if machine in ("arm64", "aarch64"):
-            return True  # every Apple silicon CPU has the dot-product extension
-        try:
-            features = subprocess.run(["sysctl", "-n", "machdep.cpu.leaf7_features"], capture_output=True, text=True, timeout=5).stdout
-        except (OSError, subprocess.SubprocessError):
-            return False
-        return "AVX512VNNI" in features.upper().split()
-    return False
-
-
 __all__ = [
-    "EXACT_FLOAT_OPS", "EXACT_OPS", "INT8_DOT_FLAGS", "SAFE_WEIGHT", "file_portability_problems", "has_int8_dot_product",
-    "inexact_boundaries", "inexact_ops", "int8_dot_product_in", "saturation_risks",
+    "EXACT_FLOAT_OPS", "EXACT_OPS", "SAFE_WEIGHT", "file_portability_problems", "inexact_boundaries", "inexact_ops", "saturation_risks",
 ]

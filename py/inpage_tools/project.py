@@ -20,8 +20,6 @@ onnxruntime-web's WASM build lacks.
 
 from __future__ import annotations
 
-import ast
-import json
 import os
 import shutil
 import tempfile
@@ -30,14 +28,13 @@ from pathlib import Path
 from typing import Any
 
 from .bundle.files import sha256_of
-from .errors import InpageError, ProjectError
-from .heads import get_head, guess_head
+from inpage.errors import InpageError, ProjectError
 from .int8_portability import file_portability_problems
-from .manifest import ModelSpec, graph_problems, model_name_problem, parse_entry, read_manifest, write_manifest
+from inpage.manifest import ModelSpec, graph_problems, model_name_problem, parse_entry, read_manifest, write_manifest
 from .onnxinfo import SINGLE_FILE_LIMIT, GraphInfo, inspect_model, load, zipmap_class_labels
-from .tasks import task_names
-
-IMAGENET = {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225], "units": "0-1"}
+from inpage.adding import ModelFile, label_names
+from inpage.tasks import get_task, task_names
+from inpage.tasks import recognise as recognise_tasks
 
 
 @dataclass
@@ -58,113 +55,7 @@ class AddResult:
     notes: list[str]
 
 
-# ---- reading metadata --------------------------------------------------------------------------
-
-
-def _literal(text: str) -> Any:
-    """A metadata value: JSON, or a Python literal (ultralytics writes ``names`` as a dict literal)."""
-    for parse in (json.loads, ast.literal_eval):
-        try:
-            return parse(text)
-        except (ValueError, SyntaxError, TypeError):
-            continue
-    return text
-
-
-def _metadata(info: GraphInfo) -> dict[str, Any]:
-    return {key: _literal(value) for key, value in info.metadata.items()}
-
-
-def _names(value: Any) -> list[str] | None:
-    if isinstance(value, dict):
-        try:
-            return [str(value[k]) for k in sorted(value, key=lambda k: int(k))]
-        except (TypeError, ValueError):
-            return None
-    if isinstance(value, list):
-        return [str(v) for v in value]
-    return None
-
-
 # ---- working out the entry ----------------------------------------------------------------------
-
-
-def _image_input(info: GraphInfo):
-    """The one image-like input (4-D, 1 or 3 channels) and its layout, or (None, None)."""
-    for tensor in info.inputs:
-        shape = tensor.shape
-        if shape is None or len(shape) != 4 or tensor.dtype not in ("float32", "float16", "uint8", "int32"):
-            continue
-        if shape[1] in (1, 3):
-            return tensor, "NCHW"
-        if shape[3] in (1, 3):
-            return tensor, "NHWC"
-    return None, None
-
-
-def _size(tensor, layout: str, metadata: dict, size: tuple[int, int] | None) -> tuple[int, int] | None:
-    h, w = (tensor.shape[2], tensor.shape[3]) if layout == "NCHW" else (tensor.shape[1], tensor.shape[2])
-    if isinstance(h, int) and isinstance(w, int) and h > 0 and w > 0:
-        return None  # static: the manifest reads it from the shape
-    if size:
-        return size
-    imgsz = metadata.get("imgsz")
-    if isinstance(imgsz, list) and len(imgsz) == 2:
-        return int(imgsz[1]), int(imgsz[0])
-    if isinstance(imgsz, int):
-        return imgsz, imgsz
-    raise ProjectError(f"{tensor.name}'s height and width are dynamic ({h}, {w}); give the size to feed it with --size WIDTHxHEIGHT")
-
-
-def _scores_output(info: GraphInfo, output: str | None) -> str:
-    names = [o.name for o in info.outputs]
-    if output:
-        if output not in names:
-            raise ProjectError(f"--output {output!r} is not an output of the model; it has: {', '.join(names)}")
-        return output
-    candidates = [o for o in info.outputs if o.shape and len(o.shape) == 2 or (o.shape and len(o.shape) == 4 and o.shape[2:] == (1, 1))]
-    if len(info.outputs) == 1:
-        return info.outputs[0].name
-    if len(candidates) == 1:
-        return candidates[0].name
-    raise ProjectError(f"the model has {len(names)} outputs ({', '.join(names)}); say which holds the scores with --output NAME")
-
-
-def _guess_task(info: GraphInfo, metadata: dict) -> str | None:
-    if info.is_ml_graph:
-        return "tabular"
-    task = metadata.get("task")
-    if task in ("detect", "classify", "segment", "pose"):
-        return {"detect": "detect", "classify": "classify"}.get(task)  # ultralytics pose/segment heads are not read yet
-    tensor, _layout = _image_input(info)
-    if tensor is None:
-        if len(info.inputs) == 1 and info.inputs[0].shape and len(info.inputs[0].shape) == 2:
-            return "tabular"
-        return None
-    probe = ModelSpec(name="probe", task="detect", file="", sha256="0" * 64, inputs=tuple(info.inputs), outputs=tuple(info.outputs),
-                      entry={"metadata": metadata})
-    if guess_head(probe):
-        return "detect"
-    if len(info.outputs) == 1:
-        shape = info.outputs[0].shape or ()
-        if len(shape) == 4 and shape[-1] == 3 and shape[1] == 1 and isinstance(shape[2], int) and shape[2] > 1:
-            return "pose"
-        if len(shape) == 2 or (len(shape) == 4 and shape[2:] == (1, 1)):
-            return "classify"
-        if _is_mask(shape, tensor.shape):
-            return "segment"
-    return None
-
-
-def _is_mask(shape, input_shape) -> bool:
-    """A [1, H, W, C] or [1, C, H, W] output at the input's size (or a power-of-two fraction of it), C small."""
-    if len(shape) != 4 or not all(isinstance(d, int) for d in shape) or not all(isinstance(d, int) for d in input_shape):
-        return False
-    spatial = {d for d in input_shape[1:] if d > 4}
-    for h, w, c in ((shape[1], shape[2], shape[3]), (shape[2], shape[3], shape[1])):
-        if c <= 32 and any(h * f in spatial and w * f in spatial for f in (1, 2, 4, 8)):
-            return True
-    return False
 
 
 def plan_entry(
@@ -180,27 +71,28 @@ def plan_entry(
     resize: str | None = None,
     channel_order: str | None = None,
 ) -> Plan:
-    """The manifest entry ``inpage add`` would write for the model at ``path`` (not yet hashed or copied)."""
-    notes: list[str] = []
+    """The manifest entry ``inpage add`` would write for the model at ``path`` (not yet hashed or copied).
+    The task's own module recognises the file and writes its parts (see :mod:`inpage.tasks`)."""
     fixes: list[str] = []
-    metadata = _metadata(info)
-    name = name or path.stem
-    entry: dict[str, Any] = {"name": name}
-
     if info.external_data:
         fixes.append("external")
     if info.zipmap_outputs:
         fixes.append("zipmap")
-    inferred = _guess_task(info, metadata)
+    model = ModelFile(file_name=path.name, name=name or path.stem, info=info, output=output, size=size, normalize=normalize,
+                      resize=resize, channel_order=channel_order)
+    metadata = model.metadata
     if task is None:
-        if inferred is None:
-            shapes = "; ".join(t.describe() for t in info.inputs) + " -> " + "; ".join(t.describe() for t in info.outputs)
-            raise ProjectError(f"cannot tell what {path.name} does ({shapes}); pass --task with one of: {', '.join(task_names())}")
-        task = inferred
-        notes.append(f"task: {task} (inferred{' from the metadata' if metadata.get('task') else ''}; override with --task)")
+        found = recognise_tasks(model)
+        if len(found) != 1:
+            why = f"it could be {' or '.join(found)}" if found else model.describe()
+            raise ProjectError(f"cannot tell what {path.name} does ({why}); pass --task with one of: {', '.join(task_names())}")
+        task = found[0]
+        model.notes.append(f"task: {task} (inferred{' from the metadata' if metadata.get('task') else ''}; override with --task)")
     elif task not in task_names():
         raise ProjectError(f"--task must be one of {', '.join(task_names())}, not {task!r}")
-    entry["task"] = task
+    model.labels, model.labels_given = _labels(labels, metadata, model.notes)
+
+    entry: dict[str, Any] = {"name": model.name, "task": task}
     entry["description"] = str(metadata.get("description") or f"{path.name}, added with inpage add")
     entry["file"] = path.name
     entry["sha256"] = ""
@@ -210,122 +102,32 @@ def plan_entry(
             out.update(dtype="float32", shape=[(info.inputs[0].shape or ["N"])[0] or "N", len(info.zipmap_labels or []) or None])
     entry["inputs"] = [t.as_json() for t in info.inputs]
     entry["outputs"] = outputs
+    entry.update(get_task(task).plan(model))
 
-    label_list = _names(metadata.get("names"))
-    if labels is not None:
-        if not labels.is_file():
-            raise ProjectError(f"--labels {labels} does not exist")
-        try:
-            label_list = [line.strip() for line in labels.read_text(encoding="utf-8").splitlines() if line.strip()]
-        except UnicodeDecodeError as exc:
-            raise ProjectError(f"--labels {labels} is not UTF-8 text (byte {exc.start} cannot be read); save it as UTF-8, one label per line") from None
-        if not label_list:
-            raise ProjectError(f"--labels {labels} is empty")
-    elif info.zipmap_labels is not None and task == "tabular":
-        label_list = [str(label) for label in info.zipmap_labels]
-        notes.append(f"labels: {len(label_list)} classes from the model's ZipMap")
-    elif label_list:
-        notes.append(f"labels: {len(label_list)} names from the model's metadata")
-
-    if task == "tabular":
-        label_output = next((o.name for o in info.outputs if o.dtype in ("int64", "string") and o.name not in info.zipmap_outputs), None)
-        probability_output = next((o.name for o in info.outputs if o.name in info.zipmap_outputs), None) or next(
-            (o.name for o in info.outputs if o.dtype == "float32" and o.shape and len(o.shape) == 2 and o.name != label_output), None
-        )
-        head = {}
-        if label_output:
-            head["label_output"] = label_output
-        if probability_output and label_output:
-            head["probability_output"] = probability_output
-        if labels is not None:
-            # The names stand for the model's own classes (0, 1, 2 from scikit-learn, say), in the
-            # order of its probability columns: keep those classes so each prediction maps to its name.
-            classes = info.classifier_labels
-            if not probability_output or not label_output or not classes:
-                raise ProjectError(f"--labels {labels}: {path.name} has no classes to name (it reads as a regressor); leave --labels out")
-            if len(classes) != len(label_list):
-                raise ProjectError(f"--labels {labels} has {len(label_list)} names, but {path.name} has {len(classes)} classes ({', '.join(map(str, classes[:10]))}); give one name per class, in that order")
-            head["classes"] = [str(c) for c in classes]
-            notes.append(f"labels: {len(label_list)} names for the classes {', '.join(map(str, classes[:10]))}, in that order")
-        entry["head"] = head
-        if label_list:
-            entry["labels"] = label_list
-        if not probability_output or not label_output:
-            notes.append("no class probabilities found: predictions read as a regressor's values")
-        return Plan(entry, notes, None, fixes)
-
-    if task == "run":
-        return Plan(entry, notes, "\n".join(label_list) + "\n" if label_list else None, fixes)
-
-    tensor, layout = _image_input(info)
-    if tensor is None:
-        raise ProjectError(f"a {task} model needs an image input [1, 3, H, W] or [1, H, W, 3]; this one has {', '.join(t.describe() for t in info.inputs)}; use --task run")
-    image: dict[str, Any] = {"input": tensor.name, "layout": layout}
-    explicit_size = _size(tensor, layout, metadata, size)
-    if explicit_size:
-        image["size"] = list(explicit_size)
-
-    head_name = None
-    if task == "detect":
-        probe = ModelSpec(name=name, task="detect", file="", sha256="0" * 64, inputs=tuple(info.inputs), outputs=tuple(info.outputs),
-                          labels=tuple(label_list) if label_list else None, entry={"metadata": metadata})
-        head_name = guess_head(probe)
-        if head_name is None:
-            shapes = ", ".join(o.describe() for o in info.outputs)
-            raise ProjectError(f"no detector head inpage knows (nanodet_gfl, blazeface, yolo) matches the outputs {shapes}; write a postprocess with --python, or use --task run")
-        entry["head"] = {"type": head_name, **get_head(head_name).suggest(probe)}
-        if head_name == "yolo":
-            entry["options"] = {"score_threshold": 0.25, "iou_threshold": 0.7}
-        notes.append(f"head: {head_name} (matched by output shapes)")
-        suggested = dict(get_head(head_name).suggested_image)
-    elif task == "classify":
-        score_output = _scores_output(info, output)
-        if score_output != info.outputs[0].name or len(info.outputs) > 1:
-            entry["output"] = score_output
-        final = info.final_ops.get(score_output)
-        if final in ("Softmax", "Sigmoid", "LogSoftmax"):
-            entry["activation"] = "none" if final != "LogSoftmax" else "softmax"
-            notes.append(f"the graph ends in {final}: scores are read {'as probabilities, not squashed again' if final != 'LogSoftmax' else 'through softmax (log-probabilities)'}")
-        h, w = explicit_size[::-1] if explicit_size else ((tensor.shape[2], tensor.shape[3]) if layout == "NCHW" else (tensor.shape[1], tensor.shape[2]))
-        suggested = {"resize": "shorter_side_center_crop", "resize_shorter_to": int(round(min(h, w) / 0.875)), "channel_order": "RGB", "normalize": dict(IMAGENET)}
-    elif task == "pose":
-        suggested = {"resize": "letterbox", "channel_order": "RGB", "pad_value": 0}
-        entry["output"] = _scores_output(info, output) if output else info.outputs[0].name
-    else:  # segment, or a task registered by the user
-        suggested = {"resize": "stretch", "channel_order": "RGB", "normalize": {"mean": [0, 0, 0], "std": [1, 1, 1], "units": "0-1"}}
-        if output:
-            entry["output"] = _scores_output(info, output)
-
-    if tensor.dtype in ("uint8", "int32"):
-        suggested.pop("normalize", None)
-        notes.append(f"{tensor.name} takes {tensor.dtype} pixels 0-255 as they are (no normalisation)")
-    elif normalize is None and "normalize" in suggested and task == "classify" and not metadata.get("mean"):
-        notes.append("normalisation: none recorded in the model, so ImageNet's (mean 0.485 0.456 0.406, std 0.229 0.224 0.225, 0-1 units) "
-                     "is assumed; pass --mean/--std/--units if the model was trained otherwise")
-    if normalize:
-        suggested["normalize"] = normalize
-    if resize:
-        suggested["resize"] = resize
-        if resize != "shorter_side_center_crop":
-            suggested.pop("resize_shorter_to", None)
-        elif "resize_shorter_to" not in suggested:
-            side = min(explicit_size) if explicit_size else min(d for d in tensor.shape[1:] if isinstance(d, int) and d > 3)
-            suggested["resize_shorter_to"] = int(round(side / 0.875))
-    if channel_order:
-        suggested["channel_order"] = channel_order
-    if tensor.shape[1 if layout == "NCHW" else 3] == 1:
-        suggested.pop("channel_order", None)
-        normalize_values = suggested.get("normalize")
-        if normalize_values and len(normalize_values.get("mean", [])) == 3 and normalize is None:
-            suggested["normalize"] = {"mean": [0], "std": [1], "units": normalize_values["units"]}
-            notes.append("grayscale input: the image is converted to luma (ITU-R 601-2), normalised as pixel / 255")
-    image.update(suggested)
-    entry["image"] = image
     labels_text = None
-    if label_list:
-        labels_text = "\n".join(label_list) + "\n"
-        entry["labels"] = f"labels/{name}.txt"
-    return Plan(entry, notes, labels_text, fixes)
+    if get_task(task).image_input and isinstance(entry.get("labels"), list):
+        # An image model's labels go in a file of their own (ImageNet's thousand would swamp the manifest).
+        labels_text = "\n".join(entry["labels"]) + "\n"
+        entry["labels"] = f"labels/{model.name}.txt"
+    return Plan(entry, model.notes, labels_text, fixes)
+
+
+def _labels(labels: Path | None, metadata: dict, notes: list[str]) -> tuple[list[str] | None, bool]:
+    """The class names: from --labels (one per line), else the model's metadata (``names``)."""
+    if labels is None:
+        found = label_names(metadata.get("names"))
+        if found:
+            notes.append(f"labels: {len(found)} names from the model's metadata")
+        return found, False
+    if not labels.is_file():
+        raise ProjectError(f"--labels {labels} does not exist")
+    try:
+        found = [line.strip() for line in labels.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except UnicodeDecodeError as exc:
+        raise ProjectError(f"--labels {labels} is not UTF-8 text (byte {exc.start} cannot be read); save it as UTF-8, one label per line") from None
+    if not found:
+        raise ProjectError(f"--labels {labels} is empty")
+    return found, True
 
 
 # ---- fixing the file ---------------------------------------------------------------------------
@@ -380,7 +182,7 @@ def _smoke_test(path: Path, spec: ModelSpec) -> list[str]:
     """Load the model in native onnxruntime and check the entry against the session; problems, one line each."""
     import onnxruntime as ort
 
-    from ._native import tensor_specs
+    from inpage._native import tensor_specs
 
     try:
         options = ort.SessionOptions()

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 from typing import Callable
 
-from ..errors import BuildError
+from inpage.errors import BuildError
 
 
 def sha256_of(path: Path) -> str:

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from .. import resources
-from ..errors import BuildError
+from inpage.errors import BuildError
 from .assets import build_assets
 from .files import install
 from .runtime import build_runtime, npm_package, runtime_complete

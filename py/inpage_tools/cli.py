@@ -5,11 +5,13 @@
     inpage models [--dir DIR] [--json]
     inpage build [--out dist] [--project DIR]
     inpage serve [--host 127.0.0.1] [--port 8000] [--site dist] [--project DIR] [--no-build] [--no-watch] [--open]
-    inpage classify IMAGE [--model M] [--top-k 5] [--json]
-    inpage detect IMAGE [--model M] [--score-threshold S] [--iou-threshold I] [--json]
-    inpage predict MODEL ROWS.csv | --row 5.1,3.5,1.4,0.2 [--json]
-    inpage run MODEL --input NAME=FILE.npy ... [--json]
-    inpage infer IMAGE --model M [--json]          (any image task, e.g. pose or segmentation)
+    inpage <task method> ...                      one command per registered task, e.g.
+        inpage classify IMAGE [--model M] [--top-k 5] [--json]
+        inpage detect IMAGE [--model M] [--score-threshold S] [--iou-threshold I] [--json]
+        inpage estimate-pose IMAGE / inpage segment IMAGE [--model M] [--json]
+        inpage predict MODEL ROWS.csv | --row 5.1,3.5,1.4,0.2 [--json]
+        inpage run MODEL --input NAME=FILE.npy ... [--json]
+    inpage infer IMAGE --model M [--json]          (any image task, JSON out)
     inpage optimize [MODEL ...] [--dir DIR]
 
 Every failure is one line on stderr and a non-zero exit status; ``INPAGE_DEBUG=1`` shows the
@@ -25,8 +27,8 @@ import os
 import sys
 from pathlib import Path
 
-from . import __version__
-from .errors import InpageError, non_finite_result
+from inpage import __version__
+from inpage.errors import InpageError, non_finite_result
 
 
 class CliError(Exception):
@@ -86,7 +88,7 @@ def cmd_serve(args) -> int:
 
             watch = [models_dir_for(project)]
             if resources.CHECKOUT:
-                watch += [resources.web_dir(), resources.PACKAGE]
+                watch += [resources.web_dir(), resources.RUNTIME, resources.PACKAGE]
 
             def rebuild():
                 return build_site(site, project, quiet=True)
@@ -115,7 +117,7 @@ def _read_image(path: str) -> bytes:
 
 
 async def _load(args):
-    from . import load_model
+    from inpage import load_model
 
     return await load_model(args.model, manifest=_manifest(args), provider=args.provider, variant=args.variant)
 
@@ -124,7 +126,7 @@ def _default_model(args, task: str) -> str:
     if args.model:
         return args.model
     from . import resources
-    from .manifest import default_model, read_manifest
+    from inpage.manifest import default_model, read_manifest
 
     location = _manifest(args) or str(resources.default_manifest())
     entries = read_manifest(Path(location).read_text(encoding="utf-8"), location)
@@ -158,62 +160,17 @@ def _footer(model) -> str:
     return f"({model.spec.name}, {model.variant}, {model.backend}; {timings})"
 
 
-def cmd_classify(args) -> int:
-    args.model = _default_model(args, "classify")
-    image = _read_image(args.image)
-
-    async def main():
-        model = await _load(args)
-        predictions = await model.classify(image, top_k=args.top_k)
-        if args.json:
-            _print_json({"model": model.spec.name, "variant": model.variant, "backend": model.backend,
-                         "predictions": [p.__dict__ for p in predictions], "timings": model.last_timings.as_dict()})
-        else:
-            for p in predictions:
-                print(f"{p.score:8.4f}  {p.label}")
-            print(_footer(model), file=sys.stderr)
-
-    asyncio.run(main())
-    return 0
+# ---- one command per task, from the task registry -----------------------------------------------
+# A task's module says what it takes (image, rows, tensors), its options and how a result prints;
+# the input kind says how the command reads its input.
 
 
-def cmd_detect(args) -> int:
-    args.model = _default_model(args, "detect")
-    image = _read_image(args.image)
-
-    async def main():
-        model = await _load(args)
-        detections = await model.detect(image, score_threshold=args.score_threshold, iou_threshold=args.iou_threshold, max_detections=args.max_detections)
-        if args.json:
-            _print_json({"model": model.spec.name, "variant": model.variant, "backend": model.backend,
-                         "detections": [d.as_json() for d in detections], "timings": model.last_timings.as_dict()})
-        else:
-            for d in detections:
-                box = ", ".join(f"{v:.0f}" for v in d.box)
-                line = f"{d.score:8.4f}  {d.label:<16} [{box}]"
-                if d.keypoints:
-                    line += "  keypoints " + " ".join(f"({x:.0f},{y:.0f})" for x, y in d.keypoints)
-                print(line)
-            if not detections:
-                print("(nothing above the score threshold)")
-            print(_footer(model), file=sys.stderr)
-
-    asyncio.run(main())
-    return 0
-
-
-def cmd_infer(args) -> int:
-    image = _read_image(args.image)
-
-    async def main():
-        model = await _load(args)
-        result = await model.infer(image)
-        payload = model.task.payload(result)
-        payload.update(model=model.spec.name, variant=model.variant, backend=model.backend, timings=model.last_timings.as_dict())
-        _print_json(payload)
-
-    asyncio.run(main())
-    return 0
+def _read_input(kind: str, args):
+    if kind == "image":
+        return _read_image(args.image)
+    if kind == "rows":
+        return _rows(args)
+    return _tensors(args)
 
 
 def _rows(args) -> list[list[float]]:
@@ -237,28 +194,7 @@ def _rows(args) -> list[list[float]]:
     return table
 
 
-def cmd_predict(args) -> int:
-    rows = _rows(args)
-
-    async def main():
-        model = await _load(args)
-        predictions = await model.predict(rows)
-        if args.json:
-            _print_json({"model": model.spec.name, "predictions": [p.as_json() for p in predictions], "timings": model.last_timings.as_dict()})
-        else:
-            for p in predictions:
-                if p.value is not None:
-                    print(" ".join(f"{v:.6g}" for v in p.value))
-                else:
-                    best = sorted((p.probabilities or {}).items(), key=lambda kv: -kv[1])[:3]
-                    print(f"{p.label:<16} " + "  ".join(f"{k}: {v:.3f}" for k, v in best))
-            print(_footer(model), file=sys.stderr)
-
-    asyncio.run(main())
-    return 0
-
-
-def cmd_run(args) -> int:
+def _tensors(args) -> dict:
     import numpy as np
 
     feeds = {}
@@ -272,19 +208,55 @@ def cmd_run(args) -> int:
             feeds[name] = np.load(file, allow_pickle=False)
         except ValueError as exc:
             raise CliError(f"{file} is not a .npy array: {exc}") from None
+    return feeds
+
+
+def cmd_task(args) -> int:
+    """Run one task's method (``inpage classify``, ``inpage estimate-pose``, ...) and print its result."""
+    from inpage.tasks import get_task
+
+    task = get_task(args.task)
+    if task.input_kind == "image":
+        args.model = _default_model(args, task.name)
+    sample = _read_input(task.input_kind, args)
+    options = {name: getattr(args, name) for name in task.defaults if getattr(args, name, None) is not None}
 
     async def main():
         model = await _load(args)
-        outputs = await model.run(feeds)
-        if args.json:
-            _print_json({"model": model.spec.name, "outputs": outputs, "timings": model.last_timings.as_dict()})
-        else:
-            for name, value in outputs.items():
-                print(f"{name}: {value.dtype} {list(value.shape)}  {np.array2string(value.reshape(-1)[:8], precision=4)}{' ...' if value.size > 8 else ''}")
-            print(_footer(model), file=sys.stderr)
+        # The model's own method: another task's model refuses it with one line naming its own.
+        runner = model.run if task.name == "run" else getattr(model, task.method)
+        result = await runner(sample, **options)
+        _print_result(model, result, task.name if task.name == "run" else None, args.json)
 
     asyncio.run(main())
     return 0
+
+
+def cmd_infer(args) -> int:
+    image = _read_image(args.image)
+
+    async def main():
+        model = await _load(args)
+        if model.task.input_kind != "image":
+            from inpage.tasks import get_task
+
+            raise CliError(f"model {model.spec.name!r} is a {model.spec.task} model, which takes no image; use `inpage {get_task(model.spec.task).cli_command()}`")
+        _print_result(model, await model.infer(image), None, True)
+
+    asyncio.run(main())
+    return 0
+
+
+def _print_result(model, result, method: str | None, as_json: bool) -> None:
+    if as_json:
+        payload = model.payload(result, method)
+        _print_json({"model": model.spec.name, "variant": model.variant, "backend": model.backend, **payload,
+                     "timings": model.last_timings.as_dict()})
+        return
+    task = model._run_task if method == "run" else model.task
+    for line in task.describe(result):
+        print(line)
+    print(_footer(model), file=sys.stderr)
 
 
 def cmd_inspect(args) -> int:
@@ -331,7 +303,7 @@ def cmd_add(args) -> int:
 
 def cmd_models(args) -> int:
     from . import resources
-    from .manifest import read_manifest
+    from inpage.manifest import read_manifest
 
     folder = Path(args.dir) if args.dir else None
     manifest = (folder / "models" / "manifest.json") if folder else resources.default_manifest()
@@ -361,6 +333,32 @@ def cmd_optimize(args) -> int:
     for line in optimize_project(project, names=args.models or None, force=args.force, photos=photos):
         print(line)
     return 0
+
+
+def _task_commands(commands, model_options) -> None:
+    """``inpage <method>`` for every registered task, its options from the task's defaults."""
+    from inpage.tasks import get_task, task_names
+
+    for name in task_names():
+        task = get_task(name)
+        command = commands.add_parser(task.cli_command(), help=task.cli_help or f"run a {name} model")
+        if task.input_kind == "image":
+            command.add_argument("image")
+            model_options(command)
+        else:
+            command.add_argument("model")
+            model_options(command, model_positional=True)
+        if task.input_kind == "rows":
+            command.add_argument("rows", nargs="?", help="a CSV file of rows (a header line is skipped)")
+            command.add_argument("--row", help="one row, comma-separated")
+        elif task.input_kind == "tensors":
+            command.add_argument("--input", action="append", help="NAME=FILE.npy, once per input")
+        for option, default in task.defaults.items():
+            kind = int if isinstance(default, int) and not isinstance(default, bool) else float if isinstance(default, float) else str
+            help_text = task.option_help.get(option, "")
+            command.add_argument(f"--{option.replace('_', '-')}", dest=option, type=kind, default=None,
+                                 help=f"{help_text} (default: the model's own, else {default})".lstrip())
+        command.set_defaults(func=cmd_task, task=name)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -412,50 +410,20 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--access-log", type=Path, default=None, help="append one JSON line per response (path, status, bytes sent)")
     serve.set_defaults(func=cmd_serve)
 
-    def model_options(command, default_model=True):
-        command.add_argument("--model", default=None, help="model name (default: the manifest's default for the task)" if default_model else "model name")
+    def model_options(command, default_model=True, model_positional=False):
+        if not model_positional:
+            command.add_argument("--model", default=None, help="model name (default: the manifest's default for the task)" if default_model else "model name")
         command.add_argument("--manifest", default=None, help="manifest path or URL (default: ./models/manifest.json, else the demo models)")
         command.add_argument("--provider", default=None, help="cpu or cuda")
         command.add_argument("--variant", default=None, help="a variant of the model (base, int8, ...)")
         command.add_argument("--json", action="store_true", help="print JSON for scripts")
 
-    classify = commands.add_parser("classify", help="classify an image on CPython with native onnxruntime")
-    classify.add_argument("image")
-    model_options(classify)
-    classify.add_argument("--top-k", type=int, default=None)
-    classify.set_defaults(func=cmd_classify)
-
-    detect = commands.add_parser("detect", help="detect objects in an image on CPython")
-    detect.add_argument("image")
-    model_options(detect)
-    detect.add_argument("--score-threshold", type=float, default=None, help="default: the model's own")
-    detect.add_argument("--iou-threshold", type=float, default=None, help="default: the model's own")
-    detect.add_argument("--max-detections", type=int, default=None)
-    detect.set_defaults(func=cmd_detect)
+    _task_commands(commands, model_options)
 
     infer = commands.add_parser("infer", help="run a model's own task on an image (pose, segmentation, ...), JSON out")
     infer.add_argument("image")
     model_options(infer, default_model=False)
     infer.set_defaults(func=cmd_infer)
-
-    predict = commands.add_parser("predict", help="run a tabular model on rows of numbers")
-    predict.add_argument("model")
-    predict.add_argument("rows", nargs="?", help="a CSV file of rows (a header line is skipped)")
-    predict.add_argument("--row", help="one row, comma-separated")
-    predict.add_argument("--manifest", default=None)
-    predict.add_argument("--provider", default=None)
-    predict.add_argument("--variant", default=None)
-    predict.add_argument("--json", action="store_true")
-    predict.set_defaults(func=cmd_predict)
-
-    run = commands.add_parser("run", help="run any model on named .npy arrays")
-    run.add_argument("model")
-    run.add_argument("--input", action="append", help="NAME=FILE.npy, once per input")
-    run.add_argument("--manifest", default=None)
-    run.add_argument("--provider", default=None)
-    run.add_argument("--variant", default=None)
-    run.add_argument("--json", action="store_true")
-    run.set_defaults(func=cmd_run)
 
     optimize = commands.add_parser("optimize", help="make optimised and int8 variants of a project's models, with accuracy reports")
     optimize.add_argument("models", nargs="*", help="model names (default: all)")
@@ -475,6 +443,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`inpage detect x.png --json | head`): not an error of ours.
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - so the interpreter's final flush stays quiet
+        return 0
     except Exception as exc:  # noqa: BLE001 - one line, never a traceback, unless asked for
         if os.environ.get("INPAGE_DEBUG"):
             raise

@@ -1,7 +1,0 @@
-"""``python -m inpage`` is the ``inpage`` command."""
-
-import sys
-
-from .cli import main
-
-sys.exit(main())
