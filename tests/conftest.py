@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from inpage_tools.harness import CHROMIUM, QUIET_FLAGS, WEBGPU_FLAGS, Server, build  # noqa: F401 - tests import them from here
+from inpage_tools.harness import CHROMIUM, QUIET_FLAGS, WEBGPU_FLAGS, Server, build, free_port  # noqa: F401 - tests import them from here
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"

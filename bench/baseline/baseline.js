@@ -18,8 +18,12 @@
 // Everything sized by the model (canvas, input tensor, candidate buffers) is made once at load and
 // reused; per frame only the canvas API (getImageData) and onnxruntime-web (outputs) allocate.
 
-// The same values as ort-host.js's SESSION_OPTIONS, so sessions are built identically.
-const SESSION_OPTIONS = { logSeverityLevel: 3, enableCpuMemArena: true, enableMemPattern: true, graphOptimizationLevel: 'all' };
+// onnxruntime-web's session options and thread rule are the site's own (web/js/config.js, which
+// ort-host.js uses too), so sessions are built identically. This file is served from
+// <site>/baseline/ (bench.py and check_baseline.py copy it there), so the site's js/ is at ../js/.
+import { SESSION_OPTIONS, threadCount } from '../js/config.js';
+
+export { threadCount };
 
 // Per-task options and their defaults when the manifest's `options` gives none (as in tasks/*.py).
 const DEFAULTS = {
@@ -36,13 +40,6 @@ const COCO_KEYPOINTS = [
   'right_elbow', 'left_wrist', 'right_wrist', 'left_hip', 'right_hip', 'left_knee', 'right_knee', 'left_ankle', 'right_ankle',
 ];
 const COCO_EDGES = [[0, 1], [0, 2], [1, 3], [2, 4], [5, 6], [5, 7], [7, 9], [6, 8], [8, 10], [5, 11], [6, 12], [11, 12], [11, 13], [13, 15], [12, 14], [14, 16]];
-
-/** Threads for onnxruntime-web, by ort-host.js's rule: up to 4, and 1 without cross-origin isolation. */
-export function threadCount(requested = null) {
-  if (!globalThis.crossOriginIsolated) return 1;
-  const available = Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1));
-  return requested ? Math.max(1, Math.min(available, requested)) : available;
-}
 
 async function fetchOk(url) {
   const response = await fetch(url);

@@ -22,7 +22,7 @@ from typing import Any
 from . import _web
 from .errors import InpageError, InvalidArgumentError, non_finite_result, one_line
 from .model import Model, load_model
-from .tasks import task_for_method
+from .tasks import camel_case, get_task, task_for_method, task_names
 
 # Loads shared by every caller: the first call for a (model, provider, variant) starts the load,
 # later calls, concurrent or not, await the same one. A failed load stays failed: later calls get
@@ -32,15 +32,18 @@ _loads: dict[tuple[str, str, str | None], asyncio.Task] = {}
 # Why a model's warm-up run failed, by model name (the load itself succeeded).
 warm_up_failures: dict[str, str] = {}
 
-# JavaScript option names -> Python ones.
-_OPTION_NAMES = {"topK": "top_k", "scoreThreshold": "score_threshold", "iouThreshold": "iou_threshold", "maxDetections": "max_detections"}
+
+
+def _option_names() -> dict[str, str]:
+    """Every task's options, JavaScript's spelling -> Python's (topK -> top_k)."""
+    return {camel_case(option): option for name in task_names() for option in get_task(name).defaults}
 
 
 def _error(exc: BaseException) -> dict:
     if isinstance(exc, InvalidArgumentError):
         # The caller wrote topK, not top_k: name the argument as it was given.
         message = str(exc)
-        for js_name, py_name in _OPTION_NAMES.items():
+        for js_name, py_name in _option_names().items():
             message = message.replace(py_name, js_name)
         return {"error": {"name": type(exc).__name__, "message": message}}
     if isinstance(exc, InpageError):
@@ -150,7 +153,8 @@ def _options(options) -> dict[str, Any]:
     if options is None:
         return {}
     given = options.to_py() if hasattr(options, "to_py") else dict(options)
-    return {_OPTION_NAMES.get(key, key): value for key, value in given.items() if value is not None}
+    names = _option_names()
+    return {names.get(key, key): value for key, value in given.items() if value is not None}
 
 
 async def call(method: str, name: str, provider: str, variant, source, options):

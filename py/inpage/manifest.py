@@ -386,13 +386,11 @@ def read_manifest(text: str, source: str) -> list[dict]:
 
 
 def find_entry(manifest_text: str, name: str | None, source: str) -> tuple[dict, int]:
-    """The raw entry called ``name`` and its position (the default entry when ``name`` is None)."""
+    """The raw entry called ``name`` and its position (the manifest's default model when ``name`` is
+    None: :func:`default_model` with no task)."""
     entries = read_manifest(manifest_text, source)
     if name is None:
-        for position, entry in enumerate(entries):
-            if isinstance(entry, dict) and entry.get("default"):
-                return entry, position
-        return entries[0], 0
+        name = default_model(entries)
     for position, entry in enumerate(entries):
         if isinstance(entry, dict) and entry.get("name") == name:
             return entry, position
@@ -400,11 +398,35 @@ def find_entry(manifest_text: str, name: str | None, source: str) -> tuple[dict,
     raise ManifestError(f"no model called {name!r} in {source}; it has: {known}")
 
 
-def default_model(entries: list[dict], task: str) -> str | None:
-    """The name of the model a page or command uses for ``task`` when none is named."""
-    of_task = [e for e in entries if isinstance(e, dict) and e.get("task") == task]
+def default_model(entries: list[dict], task: str | None = None) -> str | None:
+    """The one rule for the model used when none is named: of the entries of ``task`` (of all
+    entries when ``task`` is None), the first marked ``"default": true``, else the first. The CLI,
+    ``load_model`` and the site build (``tasks.json``, which the pages read) all ask here."""
+    of_task = [e for e in entries if isinstance(e, dict) and (task is None or e.get("task") == task)]
     chosen = next((e for e in of_task if e.get("default")), of_task[0] if of_task else None)
     return chosen.get("name") if chosen else None
+
+
+def read_labels(entry: dict, folder) -> str | None:
+    """The text of the labels file ``entry`` names, read from its manifest's ``folder`` on disk (None
+    for inline or no labels); a missing or unreadable file is a :class:`ManifestError` naming it."""
+    from pathlib import Path
+
+    location = labels_location(entry) if isinstance(entry, dict) else None
+    if location is None:
+        return None
+    path = Path(folder) / location
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ManifestError(f"model {entry.get('name')!r}: labels file {location!r} is missing ({path})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ManifestError(f"model {entry.get('name')!r}: labels file {location!r} cannot be read as UTF-8 text ({exc})") from None
+
+
+def spec_on_disk(entry: dict, position: int, folder) -> ModelSpec:
+    """``entry`` of the manifest in ``folder`` as a checked :class:`ModelSpec`, its labels read from disk."""
+    return parse_entry(entry, read_labels(entry, folder), position)
 
 
 def write_manifest(path, entries: list[dict]) -> bool:

@@ -7,9 +7,11 @@ Example::
     outputs = await model.run({"input_1:0": tensor})   # any model: named arrays in and out
     print(model.backend, model.variant, model.last_timings)
 
-A model's task method (``classify``, ``detect``, ``predict``, ...) is looked up in the task registry
-(:mod:`inpage.tasks`), so a new task needs no change here. Calling another task's method raises
-:class:`TaskMismatchError`. A list of images runs as one batched call where the model's batch
+Every task in the registry (:mod:`inpage.tasks`) gives :class:`Model` a real method of its name
+(``classify``, ``detect``, ``estimate_pose``, ``segment``, ``predict``, ...), with the task's options
+as keyword arguments and its docstring, installed as the task registers: ``help(Model)`` and
+``dir(model)`` list them, and a new task needs no change here. Calling another task's method
+raises :class:`TaskMismatchError`. A list of images runs as one batched call where the model's batch
 dimension is dynamic, and one call per image otherwise.
 """
 
@@ -24,7 +26,7 @@ from urllib.parse import urljoin
 from . import _backend
 from .errors import InferenceError, InvalidArgumentError, ManifestError, TaskMismatchError
 from .manifest import ModelSpec, find_entry, graph_problems, labels_location, parse_entry
-from .tasks import Task, get_task, task_for_method
+from .tasks import Task, get_task, on_register
 from .usercode import load_user_module, wrap_task
 
 
@@ -68,24 +70,6 @@ class Model:
     def variant(self) -> str:
         """Which file runs: ``"base"`` (the manifest entry's own) or a variant's name (``"int8"``)."""
         return self.spec.variant
-
-    def __getattr__(self, name: str):
-        # Task methods (classify, detect, predict, ...) come from the task registry.
-        if name.startswith("_"):
-            raise AttributeError(name)
-        task = task_for_method(name)
-        if task is None:
-            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-        if task.name != self.spec.task:
-
-            async def wrong_task(*args, **kwargs):
-                raise TaskMismatchError(
-                    f"model {self.spec.name!r} is a {self.spec.task} model; it cannot {name}() "
-                    f"(use model.{self.task.method}() or model.run())"
-                )
-
-            return wrong_task
-        return self.infer
 
     async def infer(self, sample: Any, **options: Any) -> Any:
         """Run the model's own task on ``sample`` (or on each of a list of samples)."""
@@ -147,6 +131,30 @@ class Model:
     def close(self) -> None:
         """Release the session (and, in the page, onnxruntime-web's memory for it) now."""
         self.session.close()
+
+
+def _add_task_method(task: type[Task]) -> None:
+    """Give :class:`Model` the method that runs ``task`` (``model.estimate_pose(image, score_threshold=0.2)``)."""
+    if task.method in ("run", "infer") or task.method in vars(Model):
+        return
+
+    async def method(self: Model, sample: Any, **options: Any) -> Any:
+        if self.spec.task != task.name:
+            raise TaskMismatchError(
+                f"model {self.spec.name!r} is a {self.spec.task} model; it cannot {task.method}() "
+                f"(use model.{self.task.method}() or model.run())"
+            )
+        return await self.infer(sample, **options)
+
+    options = ", ".join(f"{name}={value!r}" for name, value in task.defaults.items()) or "none"
+    method.__name__ = task.method
+    method.__qualname__ = f"Model.{task.method}"
+    method.__doc__ = (f"Run the {task.name} task on ``sample`` (or each of a list of samples); options (the model's own "
+                      f"defaults, else): {options}. See :mod:`{task.__module__}`.")
+    setattr(Model, task.method, method)
+
+
+on_register(_add_task_method)
 
 
 async def load_spec(model: str, manifest: str | None = None) -> tuple[ModelSpec, str]:

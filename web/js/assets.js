@@ -7,9 +7,8 @@
 // server's precompressed files or from any CDN): its Content-Length is then the compressed size,
 // so the body is read as a stream of chunks and never into a buffer sized from that header.
 
+import { sha256Hex, siteRoot } from './config.js';
 import { InpageError } from './protocol.js';
-
-export const siteRoot = new URL('../', import.meta.url);
 
 let index = null;
 
@@ -70,11 +69,6 @@ export async function fetchBytes(url, onProgress = null) {
     offset += chunk.length;
   }
   return bytes;
-}
-
-export async function sha256Hex(bytes) {
-  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
-  return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 /** Fail with a ModelIntegrityError unless `bytes` hash to `expected` (the words match inpage's Python). */

@@ -5,9 +5,14 @@
 //   await inpage.ready
 //   const {predictions, timings, backend, variant} = await inpage.classify(imgOrUrlOrBlob, {topK: 5})
 //   const {detections} = await inpage.detect(videoOrImageOrBitmap, {model: 'blazeface'})
+//   const {poses} = await inpage.estimatePose(video)
 //   const {predictions} = await inpage.predict('iris', [[5.1, 3.5, 1.4, 0.2]])
 //   const {outputs} = await inpage.run('my-model', {x: {data: Float32Array, dims: [1, 3], type: 'float32'}})
 //   const result = await inpage.call('estimatePose', video, {model: 'movenet'})   // any task by method
+//
+// There is one method per task the site's build registered (tasks.json, written by `inpage build`
+// from the Python task registry): an image task's takes `(source, {model, ...options})`, a task
+// of rows or tensors takes `(model, input, options)`. The options are the task's, in camelCase.
 //
 // Start-up, each stage a 'progress' event on `inpage.events` (and a mark in `inpage.timeline()`):
 //   0. cache     the service worker (sw.js) that keeps the site's files in Cache Storage, by sha256
@@ -17,10 +22,10 @@
 // Errors reject with an InpageError: `name` says what kind (ImageDecodeError, ModelLoadError,
 // InvalidArgumentError, ...), `message` is one line naming the cause and what to do.
 
-import { threadCount } from './ort-host.js';
+import { pageSettings, siteRoot } from './config.js';
 import { InpageError, createClient } from './protocol.js';
+import SITE from '../tasks.json' with { type: 'json' };
 
-const siteRoot = new URL('../', import.meta.url);
 const events = new EventTarget();
 const marks = {};
 
@@ -36,15 +41,8 @@ function onWorkerEvent(type, detail) {
   emit(type, detail);
 }
 
-/** Settings every call uses unless it says otherwise. */
-const settings = {
-  provider: new URLSearchParams(location.search).get('provider') || 'wasm',
-  variant: new URLSearchParams(location.search).get('variant') || null,
-  // Threads for onnxruntime-web (fixed at start-up); null: as many as the machine has, up to 4.
-  threads: Number(new URLSearchParams(location.search).get('threads')) || null,
-  // onnxruntime-web session options to override (?ort={"enableMemPattern":false}), for measuring them.
-  sessionOptions: JSON.parse(new URLSearchParams(location.search).get('ort') || 'null'),
-};
+/** Settings every call uses unless it says otherwise, from this page's query string (config.js's pageSettings). */
+const settings = pageSettings(location.search);
 
 /** Register the service worker (sw.js) and wait, briefly, until it controls this page. */
 async function cacheLayer() {
@@ -74,8 +72,7 @@ async function boot() {
   performance.mark('inpage:cache');
   emit('progress', { stage: 'cache', message: 'Starting…', fraction: 0.02 });
   const cache = await cacheLayer();
-  const manifest = await getManifest().catch(() => null);
-  const prefetch = manifest ? prefetchTasks.map((task) => defaultModel(manifest, task)).filter(Boolean) : [];
+  const prefetch = prefetchTasks.map((task) => SITE.defaults[task]).filter(Boolean);
   const { threads, sessionOptions } = await client.request('boot', {
     prefetch, provider: settings.provider, variant: settings.variant, threads: settings.threads, sessionOptions: settings.sessionOptions,
   });
@@ -93,27 +90,17 @@ function getManifest() {
   return manifestPromise;
 }
 
-function defaultModel(document, task) {
-  const ofTask = (document?.models || []).filter((m) => m.task === task);
-  return (ofTask.find((m) => m.default) || ofTask[0])?.name || null;
-}
+/** The tasks the site's build registered, by their JavaScript method name (tasks.json). */
+const TASK_OF_METHOD = Object.fromEntries(SITE.tasks.map((task) => [task.method, task]));
+/** The method that runs each task: `{classify: 'classify', pose: 'estimatePose', tabular: 'predict', ...}`. */
+const METHODS = Object.fromEntries(SITE.tasks.map((task) => [task.task, task.method]));
 
-async function modelFor(method, name) {
+/** The model a call runs: the one named, else the task's default model (the build's, by manifest.default_model). */
+function modelFor(task, name) {
   if (name) return name;
-  const document = await getManifest();
-  const task = TASK_OF_METHOD[method] || method;
-  const chosen = defaultModel(document, task);
-  if (!chosen) throw new InpageError('ManifestError', `this site's manifest has no ${task} model; add one with \`inpage add MODEL.onnx --task ${task}\``);
+  const chosen = SITE.defaults[task.task];
+  if (!chosen) throw new InpageError('ManifestError', `this site's manifest has no ${task.task} model; add one with \`inpage add MODEL.onnx --task ${task.task}\``);
   return chosen;
-}
-
-/** The inpage method that runs each task (the Python task registry's, in JavaScript's spelling). */
-const METHODS = { classify: 'classify', detect: 'detect', tabular: 'predict', pose: 'estimatePose', segment: 'segment', run: 'run' };
-const TASK_OF_METHOD = Object.fromEntries(Object.entries(METHODS).map(([task, method]) => [method, task]));
-
-/** snake_case Python method names from the JavaScript ones (estimatePose -> estimate_pose). */
-function pythonName(method) {
-  return method.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }
 
 // ---- sources: what the page has, as a message the worker can read -------------------------------
@@ -272,17 +259,19 @@ function checkedTypedArray(type, data, name) {
 // ---- calls ------------------------------------------------------------------------------------
 
 async function call(method, source, { model, provider, variant, ...options } = {}) {
+  const task = TASK_OF_METHOD[method];
+  if (!task) throw new InpageError('InvalidArgumentError', `unknown method ${JSON.stringify(method)}; this site has: ${Object.keys(TASK_OF_METHOD).join(', ')}`);
   await booting;
-  const name = await modelFor(method, model);
+  const name = modelFor(task, model);
   const started = performance.now();
   let message;
   let transfer = [];
-  if (method === 'predict') message = rowsMessage(source);
-  else if (method === 'run') message = feedsMessage(source);
+  if (task.input === 'rows') message = rowsMessage(source);
+  else if (task.input === 'tensors') message = feedsMessage(source);
   else ({ message, transfer } = await toMessage(source));
   const captureMs = performance.now() - started;
   const result = await client.request('call', {
-    method: method === 'run' ? 'run' : pythonName(method),
+    method: task.pythonMethod,
     model: name,
     provider: provider || settings.provider,
     variant: variant ?? settings.variant,
@@ -294,10 +283,17 @@ async function call(method, source, { model, provider, variant, ...options } = {
 }
 
 window.inpage = {
-  ready: booting.then(() => undefined),
+  // Resolves once calls are served; from then on `threads` holds the worker's thread count.
+  ready: booting.then(({ threads }) => {
+    window.inpage.threads = threads;
+  }),
   events,
   settings,
-  threads: threadCount(),
+  /**
+   * onnxruntime-web's thread count, as the worker set it (fixed at start-up): null until `ready`
+   * resolves (and if start-up fails). 1 without cross-origin isolation; `?threads=N` caps it.
+   */
+  threads: null,
   methods: METHODS,
   crossOriginIsolated: globalThis.crossOriginIsolated,
   secureContext: window.isSecureContext,
@@ -315,13 +311,23 @@ window.inpage = {
 
   manifest: getManifest,
 
-  /** The site's models: `[{name, task, description, default, scoreThreshold, labels, variants}]`. */
+  /** The tasks this site runs: `[{task, method, pythonMethod, input, options, display}]` (tasks.json). */
+  tasks: SITE.tasks,
+
+  /**
+   * The site's models: `[{name, task, method, input, description, default, options, display, variants}]`;
+   * `options` are the model's own defaults (the task's, under the manifest's), in camelCase.
+   */
   async models() {
     const document = await getManifest();
-    return document.models.map((m) => ({
-      name: m.name, task: m.task, description: m.description || '', default: Boolean(m.default),
-      scoreThreshold: m.options?.score_threshold ?? null, variants: ['base', ...(m.variants || []).map((v) => v.name)],
-    }));
+    return document.models.map((m) => {
+      const task = SITE.tasks.find((t) => t.task === m.task) || { method: null, input: null, display: {} };
+      return {
+        name: m.name, task: m.task, method: task.method, input: task.input, description: m.description || '',
+        default: SITE.defaults[m.task] === m.name, options: SITE.models[m.name]?.options || {}, display: task.display,
+        variants: ['base', ...(m.variants || []).map((v) => v.name)],
+      };
+    });
   },
 
   /** Load a model now (it otherwise loads on first use): `{name, task, backend, fallbackReason, variant, ...}`. */
@@ -332,19 +338,7 @@ window.inpage = {
     return info;
   },
 
-  /** Classify an image (URL, Blob, ImageData, element, bitmap or a list of them): `{predictions, timings, backend}`. */
-  classify: (source, options = {}) => call('classify', source, options),
-
-  /** Detect objects: `{detections: [{label, index, score, box: [x0, y0, x1, y1], keypoints}], timings, backend}`. */
-  detect: (source, options = {}) => call('detect', source, options),
-
-  /** Tabular rows through a model: `{predictions: [{label, index, probabilities, value}]}`. */
-  predict: (model, rows, options = {}) => call('predict', rows, { ...options, model }),
-
-  /** Any model, named tensors in and out: `{outputs: {name: {data, dims, type}}}`. */
-  run: (model, feeds, options = {}) => call('run', feeds, { ...options, model }),
-
-  /** Any task by its method name (`estimatePose`, `segment`, a user task's): the model's own result. */
+  /** Any task by its method name (`estimatePose`, `segment`, ...): the model's own result. */
   call,
 
   /** Run Python in the worker's Pyodide beside inpage; resolves to the value of the last expression. */
@@ -363,3 +357,12 @@ window.inpage = {
   /** Close a model's sessions now (it loads again on next use). */
   release: (name) => booting.then(() => client.request('release', { model: name })),
 };
+
+// One method per task: classify(source, options), detect(...), estimatePose(...), segment(...) take
+// an image (a URL, Blob, ImageData, <img>/<video>/<canvas>, bitmap, frame, or a list of them);
+// predict(model, rows, options) takes tabular rows; run(model, feeds, options) named tensors.
+for (const task of SITE.tasks) {
+  window.inpage[task.method] = task.input === 'image'
+    ? (source, options = {}) => call(task.method, source, options)
+    : (model, input, options = {}) => call(task.method, input, { ...options, model });
+}

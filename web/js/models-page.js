@@ -27,17 +27,26 @@ function shape(dims) {
 }
 
 /** A result as a few readable lines (the full JSON is one click away in the console). */
-function summary(result) {
+function summary(result, task) {
   if (result.predictions) {
     return result.predictions.map((p) => (p.probabilities
       ? `${p.label}  ${Object.entries(p.probabilities).map(([k, v]) => `${k}: ${v.toFixed(3)}`).join('  ')}`
       : `${(p.score * 100).toFixed(1).padStart(5)}%  ${p.label}`)).join('\n');
   }
   if (result.detections) return result.detections.map((d) => `${(d.score * 100).toFixed(0)}%  ${d.label}  [${d.box.map((v) => v.toFixed(0)).join(', ')}]`).join('\n') || 'nothing found';
-  if (result.poses) return result.poses.map((p) => `pose ${p.score.toFixed(2)}: ${p.keypoints.filter((k) => k.score > 0.3).map((k) => k.name).join(', ')}`).join('\n') || 'no pose';
+  if (result.poses) return result.poses.map((p) => `pose ${p.score.toFixed(2)}: ${p.keypoints.filter((k) => k.score >= task.display.keypointThreshold).map((k) => k.name).join(', ')}`).join('\n') || 'no pose';
   if (result.coverage != null) return `mask covers ${(result.coverage * 100).toFixed(1)}% of the image`;
-  if (result.result !== undefined) return JSON.stringify(result.result, null, 1).slice(0, 2000);
-  return JSON.stringify(result, null, 1).slice(0, 2000);
+  if (result.result !== undefined) return JSON.stringify(result.result, readable, 1).slice(0, 2000);
+  // Any other task: its own fields, tensors shortened (timings and the like are shown below).
+  const { timings, backend, variant, fallbackReason, model, ...own } = result;
+  return JSON.stringify(own, readable, 1).slice(0, 2000);
+}
+
+/** JSON.stringify's replacer: a typed array as its type, length and first values, not a thousand keys. */
+function readable(_key, value) {
+  if (!ArrayBuffer.isView(value)) return value;
+  const head = Array.from(value.slice(0, 8), (v) => Number(Number(v).toFixed(4)));
+  return `${value.constructor.name}(${value.length}) [${head.join(', ')}${value.length > 8 ? ', …' : ''}]`;
 }
 
 function card(model, report) {
@@ -88,17 +97,18 @@ function card(model, report) {
 function wireForm(node, model) {
   const form = node.querySelector('.try');
   const output = node.querySelector('.result');
-  // Image tasks take an image; tabular rows and generic runs have their own forms.
-  const method = ['tabular', 'run'].includes(model.task) ? null : inpage.methods[model.task];
+  // What the task takes (tasks.json): image tasks an image; tabular rows and tensors have their own forms.
+  const task = inpage.tasks.find((t) => t.task === model.task) || { method: null, input: 'tensors', display: {} };
+  const method = task.input === 'image' ? task.method : null;
   node.querySelector('.image-input').hidden = !method;
-  node.querySelector('.rows-input').hidden = model.task !== 'tabular';
-  node.querySelector('.run-input').hidden = Boolean(method) || model.task === 'tabular';
+  node.querySelector('.rows-input').hidden = task.input !== 'rows';
+  node.querySelector('.run-input').hidden = task.input !== 'tensors';
   const show = async (work) => {
     output.hidden = false;
     output.textContent = 'Running…';
     try {
       const result = await work();
-      output.textContent = `${summary(result)}\n(${result.backend}, ${result.variant}; inference ${result.timings.inference_ms.toFixed(1)} ms)`;
+      output.textContent = `${summary(result, task)}\n(${result.backend}, ${result.variant}; inference ${result.timings.inference_ms.toFixed(1)} ms)`;
       output.classList.remove('error');
     } catch (error) {
       output.textContent = `${error.name}: ${error.message}`;
@@ -115,7 +125,7 @@ function wireForm(node, model) {
     const text = node.querySelector('.row').value;
     show(() => {
       const row = text.split(/[\s,;]+/).filter(Boolean).map(Number);
-      return inpage.predict(model.name, [row]);
+      return inpage.call(task.method, [row], { model: model.name });
     });
   });
 }

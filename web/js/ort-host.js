@@ -7,6 +7,7 @@
 // failed, makes the fallback explicit.
 
 import { versionedUrl } from './assets.js';
+import { SESSION_OPTIONS, SESSION_OPTION_OVERRIDES, threadCount } from './config.js';
 import { InpageError } from './protocol.js';
 
 // In 1.30 the WebGPU bundle needs the asyncify build of the runtime and the WASM bundle the
@@ -19,26 +20,23 @@ const BUNDLES = {
 
 const bundles = {};
 
-// Errors only: some converted graphs carry unused initializers that onnxruntime reports,
-// harmlessly, as warnings on every load. The memory options were measured by `make bench`
-// (see README): onnxruntime-web passes them as `!!option`, so they are off unless set here.
-export const SESSION_OPTIONS = { logSeverityLevel: 3, enableCpuMemArena: true, enableMemPattern: true, graphOptimizationLevel: 'all' };
+// This worker's session options: config.js's, with the page's `?ort=` overrides (setSessionOptions).
+const sessionOptions = { ...SESSION_OPTIONS };
 
-/** Override session options (the benchmark compares them); only these keys, before the first session. */
+/** Override session options (the benchmark compares them); only SESSION_OPTION_OVERRIDES, before the first session. */
 export function setSessionOptions(overrides) {
-  for (const key of ['enableCpuMemArena', 'enableMemPattern', 'graphOptimizationLevel']) {
-    if (overrides && key in overrides) SESSION_OPTIONS[key] = overrides[key];
+  for (const key of SESSION_OPTION_OVERRIDES) {
+    if (overrides && key in overrides) sessionOptions[key] = overrides[key];
   }
-  return { ...SESSION_OPTIONS };
+  return { ...sessionOptions };
 }
 
-/** Threads onnxruntime-web can use: more than one needs SharedArrayBuffer, so cross-origin isolation. */
-export function threadCount(requested = null) {
-  if (!globalThis.crossOriginIsolated) return 1;
-  const available = Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1));
-  return requested ? Math.max(1, Math.min(available, requested)) : available;
+/** The session options sessions are created with (a copy). */
+export function currentSessionOptions() {
+  return { ...sessionOptions };
 }
 
+// The thread count by config.js's rule (threadCount), as this worker sees it.
 let threads = threadCount();
 
 /** Set the thread count before the first session (onnxruntime-web cannot change it later). */
@@ -75,7 +73,7 @@ export async function warmUp() {
   try {
     const ort = await loadBundle('wasm');
     const bytes = Uint8Array.from(atob(WARM_UP_MODEL), (c) => c.charCodeAt(0));
-    const session = await ort.InferenceSession.create(bytes, { ...SESSION_OPTIONS, executionProviders: ['wasm'] });
+    const session = await ort.InferenceSession.create(bytes, { ...sessionOptions, executionProviders: ['wasm'] });
     await session.release();
   } catch {
     // The same failure will surface, with its message, when a model is loaded.
@@ -109,7 +107,7 @@ export function probeWebGpu() {
  */
 export async function createSession(modelBytes, provider, fileName, config = {}) {
   let fallbackReason = null;
-  const options = { ...SESSION_OPTIONS, extra: extraOptions(config) };
+  const options = { ...sessionOptions, extra: extraOptions(config) };
   if (provider === 'webgpu') {
     const gpu = await probeWebGpu();
     if (gpu.available) {

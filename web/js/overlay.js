@@ -69,8 +69,8 @@ export function drawDetections(canvas, width, height, detections) {
   return placed;
 }
 
-/** Draw poses: `[{score, keypoints: [{name, x, y, score}], edges: [[i, j], ...]}]`, keypoints above `minScore`. */
-export function drawPoses(canvas, width, height, poses, minScore = 0.3) {
+/** Draw poses: `[{score, keypoints: [{name, x, y, score}], edges: [[i, j], ...]}]`, keypoints at or above `minScore` (the pose task's display.keypointThreshold). */
+export function drawPoses(canvas, width, height, poses, minScore) {
   const context = prepare(canvas, width, height);
   const line = Math.max(2, Math.round(width / 200));
   context.lineWidth = line;

@@ -54,9 +54,16 @@ export function clearNotice(container, key) {
   container.querySelector(`[data-key="${CSS.escape(key)}"]`)?.remove();
 }
 
-/** Describe threading in the header, and say why the page is not cross-origin isolated when it is not. */
+/**
+ * Describe threading in the header, and say why the page is not cross-origin isolated when it is not.
+ * The thread count is the worker's (inpage.threads), known once inpage is ready.
+ */
 export function describeEnvironment(envElement, notices) {
-  envElement.textContent = `WASM threads: ${inpage.threads}`;
+  const showThreads = () => {
+    envElement.textContent = `WASM threads: ${inpage.threads ?? '…'}`;
+  };
+  showThreads();
+  inpage.ready.then(showThreads, () => {});
   if (inpage.crossOriginIsolated) return;
   if (!inpage.secureContext) {
     // Over plain http from another machine the browser ignores COOP/COEP, even when they are sent.

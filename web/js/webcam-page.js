@@ -196,7 +196,7 @@ async function processOnce(source, generation = state.generation) {
   const { info, task } = current();
   if (!task) return false;
   try {
-    const result = await inpage.call(inpage.methods[info.task], source, options());
+    const result = await inpage.call(info.method, source, options());
     if (generation !== state.generation) return false;
     const drawStart = performance.now();
     const width = source.videoWidth || source.naturalWidth;
@@ -261,7 +261,8 @@ async function useModel() {
   if (!info) return;
   fillVariants(info);
   $('effect-label').hidden = info.task !== 'segment';
-  const defaults = { detect: info.scoreThreshold ?? 0.35, pose: 0.3, segment: 0.5 };
+  // The model's own defaults (tasks.json): its score threshold, the keypoints worth drawing, its mask threshold.
+  const defaults = { detect: info.options.scoreThreshold, pose: info.display.keypointThreshold, segment: info.options.threshold };
   threshold.value = defaults[info.task];
   $('threshold-value').textContent = Number(threshold.value).toFixed(2);
   $('threshold-label').firstChild.textContent = { detect: 'Score threshold ', pose: 'Keypoint threshold ', segment: 'Mask threshold ' }[info.task];

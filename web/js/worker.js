@@ -8,10 +8,12 @@
 //   2. packages  Python is up; inpage is imported and wired to this worker (the `inpage_host` module)
 //   3. ready     calls are served; models load on first use, once, however many callers ask
 
-import { assetIndex, fetchBytes, siteRoot, verify, versionedUrl, sha256Hex } from './assets.js';
+import { assetIndex, fetchBytes, verify, versionedUrl } from './assets.js';
+import { sha256Hex, siteRoot } from './config.js';
 import { toPythonSource } from './frames.js';
-import { SESSION_OPTIONS, createSession, probeWebGpu, setSessionOptions, setThreads, warmUp } from './ort-host.js';
+import { createSession, currentSessionOptions, probeWebGpu, setSessionOptions, setThreads, warmUp } from './ort-host.js';
 import { InpageError, serve } from './protocol.js';
+import SITE from '../tasks.json' with { type: 'json' };
 
 const manifestUrl = new URL('models/manifest.json', siteRoot).href;
 // Model downloads started ahead of need, by URL; each is handed out once, then forgotten.
@@ -23,7 +25,8 @@ const emit = serve(self, {
     if (!booted) setSessionOptions(sessionOptions);
     booted ??= boot({ names: prefetch, provider, variant }, threads);
     await booted;
-    return { result: { threads: setThreads(threads), sessionOptions: { ...SESSION_OPTIONS } } };
+    // The page reports these (window.inpage.threads): the thread rule applied here, in the worker.
+    return { result: { threads: setThreads(threads), sessionOptions: currentSessionOptions() } };
   },
   async manifest() {
     return { result: await readManifest() };
@@ -128,15 +131,14 @@ function readManifest() {
 }
 
 /**
- * The file Python will load for a manifest entry: the variant asked for, else the first the
- * benchmark kept for the provider, else the base model. This is `choose_variant` in
- * py/inpage/model.py; prefetching any other file would download a model nobody runs.
+ * The file Python will load for a manifest entry: the variant asked for, else the one the build
+ * chose for the provider (tasks.json, by `choose_variant` in py/inpage/model.py). Prefetching any
+ * other file would download a model nobody runs.
  */
 function fileToRun(entry, provider, variant) {
-  const variants = entry.variants || [];
   if (variant === 'base') return entry.file;
-  if (variant) return variants.find((v) => v.name === variant)?.file ?? null;
-  return variants.find((v) => (v.providers || []).includes(provider))?.file ?? entry.file;
+  if (variant) return (entry.variants || []).find((v) => v.name === variant)?.file ?? null;
+  return SITE.models[entry.name]?.files?.[provider] ?? null;
 }
 
 /** Start downloading the models the page will use, while Pyodide boots. */

@@ -56,7 +56,7 @@ _on_register: list = []
 def on_register(listener) -> None:
     """Call ``listener(task_class)`` for every task registered, before and after now."""
     _on_register.append(listener)
-    for _name, task in _TASKS._items.items():
+    for _name, task in _TASKS.items():  # imports every task module, which registers each
         listener(task)
 
 

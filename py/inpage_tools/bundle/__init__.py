@@ -100,6 +100,42 @@ def build_models(out: Path, checked: CheckedManifest) -> int:
     return changed
 
 
+# The providers a page can ask for; the build says which file each one runs.
+PAGE_PROVIDERS = ("wasm", "webgpu")
+
+
+def site_tasks(checked: CheckedManifest) -> dict:
+    """What the pages, the worker and ``window.inpage`` read instead of hard-coding it (``tasks.json``):
+    every registered task (method names, input kind, option defaults), each model's options (the
+    task's defaults under the manifest's own) and the file each provider runs, and the default model
+    of each task."""
+    from inpage.manifest import default_model
+    from inpage.model import choose_variant
+    from inpage.tasks import camel_case, describe_tasks, get_task
+
+    models = {}
+    for spec in checked.specs:
+        task = get_task(spec.task)
+        options = {**task.defaults, **{k: v for k, v in spec.options.items() if k in task.defaults}}
+        models[spec.name] = {
+            "task": spec.task,
+            "options": {camel_case(key): value for key, value in options.items()},
+            "files": {provider: spec.with_variant(choose_variant(spec, provider)).file for provider in PAGE_PROVIDERS},
+        }
+    tasks = describe_tasks()
+    defaults = {t["task"]: default_model(checked.entries, t["task"]) for t in tasks}
+    return {"tasks": tasks, "models": models, "defaults": {task: name for task, name in defaults.items() if name}}
+
+
+def build_tasks(out: Path, checked: CheckedManifest) -> int:
+    text = json.dumps(site_tasks(checked), indent=1, sort_keys=True) + "\n"
+    path = out / "tasks.json"
+    if path.exists() and path.read_text(encoding="utf-8") == text:
+        return 0
+    path.write_text(text, encoding="utf-8")
+    return 1
+
+
 def incomplete_steps(out: Path) -> tuple[str, ...]:
     """Steps whose output is missing (a deleted site folder, say), to be redone whatever changed."""
     missing = []
@@ -109,7 +145,7 @@ def incomplete_steps(out: Path) -> tuple[str, ...]:
         missing.append("runtime")
     if not (out / "pyodide" / "pyodide-lock.json").exists() or not list((out / "pyodide").glob("inpage-*.whl")):
         missing.append("python")
-    if not (out / "models" / "manifest.json").exists():
+    if not (out / "models" / "manifest.json").exists() or not (out / "tasks.json").exists():
         missing.append("models")
     return tuple(missing)
 
@@ -136,7 +172,7 @@ def build_site(out: Path, project: Path | None = None, steps: tuple[str, ...] = 
         packages_file.write_text(json.dumps(packages))
         log.step("python", changed)
     if "models" in steps:
-        log.step("models", build_models(out, checked))
+        log.step("models", build_models(out, checked) + build_tasks(out, checked))
     packages = json.loads(packages_file.read_text()) if packages_file.exists() else ["inpage"]
     log.step("assets", build_assets(out, packages))
     return log.changed

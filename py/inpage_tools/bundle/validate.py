@@ -10,12 +10,11 @@ are warnings: the model might still run on WebGPU.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from inpage.errors import BuildError, InpageError
-from inpage.manifest import ModelSpec, graph_problems, labels_location, parse_entry, read_manifest
+from inpage.manifest import ModelSpec, graph_problems, labels_location, read_manifest, spec_on_disk
 from .files import sha256_of
 
 
@@ -53,16 +52,8 @@ def check_manifest(manifest_path: Path) -> CheckedManifest:
     specs: list[ModelSpec] = []
     reports: dict[str, dict] = {}
     for position, entry in enumerate(entries):
-        labels_text = None
-        labels_file = labels_location(entry) if isinstance(entry, dict) else None
-        if labels_file:
-            labels_path = models_dir / labels_file
-            if not labels_path.is_file():
-                problems.append(f"model {entry.get('name')!r}: labels file {labels_file!r} is missing ({labels_path})")
-                continue
-            labels_text = labels_path.read_text(encoding="utf-8")
         try:
-            spec = parse_entry(entry, labels_text, position)
+            spec = spec_on_disk(entry, position, models_dir)
         except InpageError as exc:
             problems.append(str(exc))
             continue

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Iterator
 
 from inpage.errors import InvalidArgumentError, ManifestError
-from inpage.manifest import labels_location, parse_entry, read_manifest, write_manifest
+from inpage.manifest import read_manifest, spec_on_disk, write_manifest
 from inpage.tasks import get_task
 
 from ..bundle.files import sha256_of
@@ -73,9 +73,7 @@ def optimize_project(project: Path, names: list[str] | None = None, force: bool 
         name = entry.get("name")
         if names and name not in names:
             continue
-        labels_file = labels_location(entry)
-        labels_text = (models_dir / labels_file).read_text(encoding="utf-8") if labels_file and (models_dir / labels_file).is_file() else None
-        spec = parse_entry(entry, labels_text, position)
+        spec = spec_on_disk(entry, position, models_dir)
         if get_task(spec.task).judge is None:
             yield f"{name}: skipped: a {spec.task} model takes no image, and inpage optimize calibrates and checks on photos"
             continue
