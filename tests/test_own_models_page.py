@@ -175,6 +175,16 @@ def test_generic_run_with_every_dtype(site_page, project):
             assert ours["data"] == value.reshape(-1).astype(float if value.dtype.kind == "f" else int).tolist()
 
 
+def test_integers_that_do_not_fit_the_inputs_type_are_refused_not_wrapped(site_page):
+    # A Uint8Array.from([300]) holds 44, and numpy's astype(uint8) too: both sides refuse instead.
+    message = site_page.page.evaluate("""() => inpage.run('dtypes', {
+        f32: {data: [1, 2, 3, 4, 5, 6], dims: [2, 3], type: 'float32'}, f16: {data: new Uint16Array([0x3c00, 0x4000, 0x4200, 0x3c00, 0x4000, 0x4200]), dims: [2, 3], type: 'float16'},
+        i32: {data: [1, 2, 3, 4, 5, 6], dims: [2, 3], type: 'int32'}, i64: {data: [1, 2, 3, 4, 5, 6], dims: [2, 3], type: 'int64'},
+        u8: {data: [0, 127, 300, 1, 2, 3], dims: [2, 3], type: 'uint8'}, b: {data: [1, 0, 1, 0, 1, 0], dims: [2, 3], type: 'bool'},
+    }).then(() => 'accepted', (e) => `${e.name}: ${e.message}`)""")
+    assert message == "InvalidArgumentError: feeds.u8.data[2] is 300, which uint8 cannot hold"
+
+
 def test_models_that_zeros_do_not_fit_load_and_run_in_the_page_as_natively(site_page, project):
     # The page warms a model up with one run on zeros; these two refuse zeros (an Expand to shape
     # [0, 0], split sizes adding up to 0), which must not stop them loading.

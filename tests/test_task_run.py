@@ -77,11 +77,15 @@ def test_missing_inputs_are_all_named():
         prepare(run_task(), feeds)
 
 
-@pytest.mark.xfail(reason="run.py lets any integer array feed any integer input and casts with numpy's wrap-around, "
-                          "so 300 reaches a uint8 input as 44 and -1 as 255, with no error", strict=True)
 def test_integers_out_of_the_inputs_range_are_refused():
-    with pytest.raises(InvalidArgumentError, match="pixels"):
-        prepare(run_task(), good_feeds(pixels=[[[0, 300], [-1, 8]]]))
+    # numpy would wrap 300 to 44 and -1 to 255 in uint8: a silently wrong input.
+    with pytest.raises(InvalidArgumentError, match=r"'pixels' takes uint8 \(0\.\.255\); 300 does not fit"):
+        prepare(run_task(), good_feeds(pixels=[[[0, 300], [1, 8]]]))
+    with pytest.raises(InvalidArgumentError, match=r"-1 does not fit"):
+        prepare(run_task(), good_feeds(pixels=[[[0, 3], [-1, 8]]]))
+    # Values that fit pass, whatever integer type carried them.
+    feeds = prepare(run_task(), good_feeds(pixels=np.array([[[0, 255], [1, 8]]], np.int64)))
+    assert feeds["pixels"].dtype == np.uint8 and feeds["pixels"].tolist() == [[[0, 255], [1, 8]]]
 
 
 def test_outputs_are_copies_that_the_next_run_cannot_overwrite():

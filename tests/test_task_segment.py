@@ -143,8 +143,6 @@ def test_several_classes_with_letterbox_padding_cut_off():
     assert result.coverage == 1 / 32 and result.box == (0.0, 0.0, 4.0, 8.0)
 
 
-@pytest.mark.xfail(reason="segment.py guesses channels-last when shape[-1] <= shape[1], so an NCHW output with more classes "
-                          "than output columns (SegFormer on ADE20K: [1, 150, 128, 128]) is read as [1, H, W, C]", strict=True)
 def test_nchw_output_with_more_classes_than_columns():
     # Six classes on a 4x4 output, NCHW: class (row + col) % 6 wins at each pixel.
     expected = np.add.outer(np.arange(4), np.arange(4)) % 6
@@ -158,16 +156,17 @@ def test_nchw_output_with_more_classes_than_columns():
     np.testing.assert_array_equal(result.classes, expected)
 
 
-@pytest.mark.xfail(reason="segment.py always reports box = the whole frame; with shorter_side_center_crop the mask "
-                          "covers only the centre crop, so to_frame() stretches it over parts of the image the model never saw",
-                   strict=True)
 def test_centre_crop_box_is_where_the_mask_lies_in_the_frame():
     task = segment_task(size=(8, 8), output_shape=(1, 8, 8, 1), resize="shorter_side_center_crop", resize_shorter_to=8)
     options, transform = prepared(task, (20, 10))
     # Shorter side 10 -> 8: scale 0.8, the frame becomes 16x8 and the centre 8x8 starts at x = 4,
     # i.e. x = 4 / 0.8 = 5 to 12 / 0.8 = 15 of the frame, all of its height.
-    result = task.finish({"mask": np.zeros((1, 8, 8, 1), np.float32)}, transform, options)
+    result = task.finish({"mask": np.ones((1, 8, 8, 1), np.float32)}, transform, options)
     assert result.box == pytest.approx((5.0, 0.0, 15.0, 10.0))
+    # On the frame, the mask fills the crop and nothing beside it.
+    frame = result.to_frame(0.5)
+    assert frame.shape == (10, 20)
+    assert (frame[:, 5:15] == 255).all() and (frame[:, :5] == 0).all() and (frame[:, 15:] == 0).all()
 
 
 @pytest.mark.parametrize("shape", [(2, 4, 4, 1), (4, 4), (1, 1, 4, 4, 1)])

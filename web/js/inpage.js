@@ -235,12 +235,21 @@ function typedArrayOf(type, values, name) {
     const halves = Float16Array.from(values, Number);
     return new Uint16Array(halves.buffer, halves.byteOffset, halves.length);
   }
+  let array;
   try {
-    return Type === BigInt64Array || Type === BigUint64Array ? Type.from(values, BigInt) : Type.from(values, Number);
+    array = Type === BigInt64Array || Type === BigUint64Array ? Type.from(values, BigInt) : Type.from(values, Number);
   } catch (error) {
     throw new InpageError('InvalidArgumentError', `feeds.${name}.data cannot be ${type}: ${error.message}`);
   }
+  // A typed array wraps what does not fit (300 becomes 44 in a Uint8Array): refuse it instead.
+  if (INTEGER_TYPES.has(type)) {
+    const bad = values.findIndex((value, i) => (typeof value === 'bigint' ? value !== BigInt(array[i]) : Number(value) !== Number(array[i])));
+    if (bad >= 0) throw new InpageError('InvalidArgumentError', `feeds.${name}.data[${bad}] is ${values[bad]}, which ${type} cannot hold`);
+  }
+  return array;
 }
+
+const INTEGER_TYPES = new Set(['int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32', 'int64', 'uint64']);
 
 /** A typed array given for `type`, as the array the worker reads; another element type is refused, never reinterpreted. */
 function checkedTypedArray(type, data, name) {

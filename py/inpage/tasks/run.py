@@ -40,6 +40,13 @@ def convert_feed(spec: TensorSpec, value: Any) -> np.ndarray:
             given.dtype.kind in "iub" and target.kind in "iu"  # Python ints arrive as int64
         ):
             raise InvalidArgumentError(f"input {spec.name!r} takes {spec.dtype}, not {given.dtype}")
+        if target.kind in "iu" and given.dtype.kind in "iu" and given.size and not np.can_cast(given.dtype, target, casting="safe"):
+            # Narrowing integers wraps around silently (300 -> 44 in uint8): only values that fit may pass.
+            low, high = np.iinfo(target).min, np.iinfo(target).max
+            smallest, largest = given.min(), given.max()
+            if smallest < low or largest > high:
+                bad = smallest if smallest < low else largest
+                raise InvalidArgumentError(f"input {spec.name!r} takes {spec.dtype} ({low}..{high}); {int(bad)} does not fit")
         array = np.ascontiguousarray(given, dtype=target)
     if spec.shape is not None:
         if array.ndim != len(spec.shape):

@@ -28,23 +28,32 @@ from . import ImageTask, Judge, mean, probability, register_task
 
 @dataclass(frozen=True)
 class Segmentation:
-    """``mask``: HxW float32 probabilities (one class), or ``classes``: HxW uint8 class ids (several)."""
+    """``mask``: HxW float32 probabilities (one class), or ``classes``: HxW uint8 class ids (several),
+    covering ``box`` of the frame (the whole frame, except where a centre crop left the sides out)."""
 
     mask: np.ndarray | None
     classes: np.ndarray | None
     box: tuple[float, float, float, float]
     coverage: float
     labels: tuple[str, ...] | None = None
+    frame_size: tuple[int, int] | None = None  # (width, height) of the frame; None: the box's
 
     def to_frame(self, threshold: float | None = None) -> np.ndarray:
-        """The mask (or class map) resized to the whole image: uint8, HxW of the frame."""
-        x0, y0, x1, y1 = self.box
-        width, height = round(x1 - x0), round(y1 - y0)
+        """The mask (or class map) on the whole image: uint8, HxW of the frame, resized into ``box``
+        and 0 where the model saw nothing."""
+        x0, y0, x1, y1 = (int(round(v)) for v in self.box)
+        width, height = max(1, x1 - x0), max(1, y1 - y0)
         if self.mask is not None:
             values = self.mask if threshold is None else (self.mask >= threshold).astype(np.float32)
             image = Image.fromarray(np.clip(values * 255 + 0.5, 0, 255).astype(np.uint8))
-            return np.asarray(image.resize((width, height), Image.Resampling.BILINEAR))
-        return np.asarray(Image.fromarray(self.classes).resize((width, height), Image.Resampling.NEAREST))
+            inside = np.asarray(image.resize((width, height), Image.Resampling.BILINEAR))
+        else:
+            inside = np.asarray(Image.fromarray(self.classes).resize((width, height), Image.Resampling.NEAREST))
+        if self.frame_size is None or (x0, y0, width, height) == (0, 0, *self.frame_size):
+            return inside
+        frame = np.zeros((self.frame_size[1], self.frame_size[0]), np.uint8)
+        frame[y0 : y0 + height, x0 : x0 + width] = inside[: self.frame_size[1] - y0, : self.frame_size[0] - x0]
+        return frame
 
 
 class SegmentJudge(Judge):
@@ -133,8 +142,7 @@ class Segment(ImageTask):
     def finish(self, outputs, transform, options):
         raw = np.asarray(outputs[self.spec.score_output.name], dtype=np.float32)
         if raw.ndim == 4 and raw.shape[0] == 1:
-            # Channels last when the last axis is the small one.
-            scores = raw[0] if raw.shape[-1] <= raw.shape[1] else raw[0].transpose(1, 2, 0)
+            scores = raw[0] if self.channels_last(raw.shape) else raw[0].transpose(1, 2, 0)
         elif raw.ndim == 3 and raw.shape[0] == 1:
             scores = raw[0][:, :, None]
         else:
@@ -148,18 +156,37 @@ class Segment(ImageTask):
         right = min(out_w, int(round((transform.offset_x + transform.frame_width * transform.scale_x) * fx)))
         bottom = min(out_h, int(round((transform.offset_y + transform.frame_height * transform.scale_y) * fy)))
         region = scores[top:bottom, left:right]
-        box = (0.0, 0.0, float(transform.frame_width), float(transform.frame_height))
+        # The part of the frame the model saw: all of it after a letterbox or a stretch, the middle
+        # after a centre crop.
+        frame_box = transform.boxes_to_frame(np.array([[0, 0, width, height]], np.float32))[0]
+        box = tuple(float(v) for v in frame_box)
+        frame_size = (transform.frame_width, transform.frame_height)
         if channels == 1:
             mask = region[:, :, 0]
             if self.spec.activation == "sigmoid":
                 mask = sigmoid(mask)
             mask = np.ascontiguousarray(mask, dtype=np.float32)
             coverage = float((mask >= options["threshold"]).mean()) if mask.size else 0.0
-            return Segmentation(mask, None, box, coverage)
+            return Segmentation(mask, None, box, coverage, frame_size=frame_size)
         probabilities = softmax(region, axis=-1) if self.spec.activation == "softmax" else region
         classes = np.argmax(probabilities, axis=-1).astype(np.uint8)
         coverage = float((classes != 0).mean()) if classes.size else 0.0
-        return Segmentation(None, classes, box, coverage, self.spec.labels)
+        return Segmentation(None, classes, box, coverage, self.spec.labels, frame_size)
+
+    def channels_last(self, shape) -> bool:
+        """Whether a [1, a, b, c] output is [1, H, W, C] rather than [1, C, H, W]: the reading whose
+        H:W is nearer the input's (a 150-class [1, 150, 128, 128] is NCHW); on a tie, the one whose
+        channel axis is the smaller."""
+        width, height = self.spec.image.size
+        aspect = height / width
+
+        def off(h, w):
+            return abs(np.log((h / w) / aspect)) if h and w else np.inf
+
+        nhwc, nchw = off(shape[1], shape[2]), off(shape[2], shape[3])
+        if np.isclose(nhwc, nchw):
+            return shape[-1] <= shape[1]
+        return nhwc < nchw
 
     def describe(self, result):
         if result.mask is not None:
