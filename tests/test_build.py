@@ -71,6 +71,27 @@ def test_models_are_copied_with_their_manifest_and_inspection(site):
     assert inspection["nanodet-m"]["parameters"] > 1_000_000 and inspection["nanodet-m"]["opsets"] == {"ai.onnx": 17}
 
 
+def test_tasks_json_says_what_the_pages_would_otherwise_hard_code(site):
+    tasks = json.loads((site / "tasks.json").read_text())
+    by_task = {t["task"]: t for t in tasks["tasks"]}
+    # Method names and option defaults come from the task modules, in JavaScript's spelling.
+    assert by_task["pose"]["method"] == "estimatePose" and by_task["pose"]["pythonMethod"] == "estimate_pose"
+    assert by_task["detect"]["options"] == {"scoreThreshold": 0.35, "iouThreshold": 0.5, "maxDetections": 100}
+    assert by_task["tabular"]["input"] == "rows" and by_task["run"]["input"] == "tensors"
+    # A model's options are the manifest's over the task's; its head has every parameter it decodes with.
+    assert tasks["models"]["blazeface"]["options"]["scoreThreshold"] == 0.6
+    nanodet = tasks["models"]["nanodet-m"]["head"]
+    assert nanodet["type"] == "nanodet_gfl" and nanodet["pre_nms_top_k"] == 1000 and nanodet["center_offset"] == 0.5
+    assert len(tasks["models"]["movenet-lightning"]["head"]["keypoints"]) == 17
+    # The file each provider runs is the one Python would choose; the default model per task is the manifest's rule.
+    manifest = json.loads((site / "models" / "manifest.json").read_text())["models"]
+    entry = next(e for e in manifest if e["name"] == "nanodet-m")
+    kept = next((v["file"] for v in entry.get("variants", []) if "wasm" in v.get("providers", [])), entry["file"])
+    assert tasks["models"]["nanodet-m"]["files"]["wasm"] == kept
+    assert tasks["defaults"] == {"classify": "efficientnet-lite0", "detect": "nanodet-m", "pose": "movenet-lightning", "segment": "selfie"}
+    assert "tasks.json" in json.loads((site / "assets.json").read_text())["files"]
+
+
 def test_assets_index_and_precompressed_copies(site):
     index = json.loads((site / "assets.json").read_text())
     assert index["packages"] == ["inpage"]

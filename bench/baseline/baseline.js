@@ -25,21 +25,10 @@ import { SESSION_OPTIONS, threadCount } from '../js/config.js';
 
 export { threadCount };
 
-// Per-task options and their defaults when the manifest's `options` gives none (as in tasks/*.py).
-const DEFAULTS = {
-  classify: { top_k: 5 },
-  detect: { score_threshold: 0.35, iou_threshold: 0.5, max_detections: 100 },
-  pose: { score_threshold: 0 },
-  segment: { threshold: 0.5 },
-};
-const OPTION_NAMES = { topK: 'top_k', scoreThreshold: 'score_threshold', iouThreshold: 'iou_threshold', maxDetections: 'max_detections' };
-const PRE_NMS_TOP_K = 1000; // nanodet.py keeps the best 1000 candidates before NMS
-
-const COCO_KEYPOINTS = [
-  'nose', 'left_eye', 'right_eye', 'left_ear', 'right_ear', 'left_shoulder', 'right_shoulder', 'left_elbow',
-  'right_elbow', 'left_wrist', 'right_wrist', 'left_hip', 'right_hip', 'left_knee', 'right_knee', 'left_ankle', 'right_ankle',
-];
-const COCO_EDGES = [[0, 1], [0, 2], [1, 3], [2, 4], [5, 6], [5, 7], [7, 9], [6, 8], [8, 10], [5, 11], [6, 12], [11, 12], [11, 13], [13, 15], [12, 14], [14, 16]];
+// What it decodes with is the site's, never a copy: each model's options (the task's defaults under
+// the manifest's) and its head's parameters with their defaults filled in, from the build's tasks.json
+// (written from py/inpage/tasks and heads). Options are camelCase there; the code below uses Python's names.
+const snakeCase = (name) => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
 async function fetchOk(url) {
   const response = await fetch(url);
@@ -60,6 +49,7 @@ export function createBaseline({ siteRoot = '../', threads = null, smoothing = '
   const models = new Map();
   let ortReady = null;
   let manifest = null;
+  let site = null;
 
   function init() {
     ortReady ??= (async () => {
@@ -87,8 +77,11 @@ export function createBaseline({ siteRoot = '../', threads = null, smoothing = '
       if (!chosen || chosen.size) throw new Error(`model "${name}" has no same-size variant "${variant}"`);
       found = { ...found, file: chosen.file, session_config: chosen.session_config };
     }
-    if (!DEFAULTS[found.task]) throw new Error(`model "${name}" is a ${found.task} model; the baseline does ${Object.keys(DEFAULTS).join(', ')}`);
-    return found;
+    if (!POSTPROCESS[found.task]) throw new Error(`model "${name}" is a ${found.task} model; the baseline does ${Object.keys(POSTPROCESS).join(', ')}`);
+    site ??= fetchOk(new URL('tasks.json', root)).then((r) => r.json());
+    const { options, head } = (await site).models[name];
+    const defaults = Object.fromEntries(Object.entries(options).map(([key, value]) => [snakeCase(key), value]));
+    return { ...found, head: head || {}, defaults };
   }
 
   function load(name) {
@@ -234,11 +227,10 @@ export function createBaseline({ siteRoot = '../', threads = null, smoothing = '
 }
 
 function mergeOptions(spec, given) {
-  const defaults = DEFAULTS[spec.task];
-  if (!defaults) throw new Error(`task "${spec.task}" is not in the baseline`);
-  const options = Object.fromEntries(Object.entries(defaults).map(([key, value]) => [key, spec.options?.[key] ?? value]));
+  const { defaults } = spec;
+  const options = { ...defaults };
   for (const [key, value] of Object.entries(given || {})) {
-    const name = OPTION_NAMES[key] || key;
+    const name = snakeCase(key);
     if (!(name in defaults)) throw new Error(`unknown option ${key}; ${spec.task} takes: ${Object.keys(defaults).join(', ')}`);
     if (value !== null && value !== undefined) options[name] = Number(value);
   }
@@ -314,8 +306,7 @@ function makeCandidates(points) {
 function makeHead(spec, input) {
   const outputs = spec.outputs.map((o) => ({ name: o.name, rows: o.shape.at(-2), width: o.shape.at(-1) }));
   if (spec.head.type === 'nanodet_gfl') {
-    const strides = spec.head.strides || [8, 16, 32];
-    const regMax = spec.head.reg_max ?? 10;
+    const { strides, reg_max: regMax } = spec.head;
     const bins = regMax + 1;
     // Outputs paired by shape, never by name (converted graphs name them arbitrarily), as nanodet.py does.
     const levels = strides.map((stride) => {
@@ -326,7 +317,7 @@ function makeHead(spec, input) {
       if (!scores || !dists) throw new Error(`${spec.name}: no head outputs for stride ${stride}`);
       return { stride, gridW, cells, classes: scores.width, scores: scores.name, dists: dists.name };
     });
-    return { type: 'nanodet', levels, bins, centre: spec.head.center_offset ?? 0.5, sides: new Float32Array(4), candidates: makeCandidates(0), topK: PRE_NMS_TOP_K };
+    return { type: 'nanodet', levels, bins, centre: spec.head.center_offset, sides: new Float32Array(4), candidates: makeCandidates(0), topK: spec.head.pre_nms_top_k };
   }
   if (spec.head.type === 'blazeface') {
     // Larger grids come first in the anchor order (blazeface.py's _gather).
@@ -500,9 +491,8 @@ const POSTPROCESS = {
 
   pose(model, outputs, t, options) {
     const { spec, input } = model;
-    const names = spec.head?.keypoints || COCO_KEYPOINTS;
-    const edges = spec.head?.edges || (names === COCO_KEYPOINTS ? COCO_EDGES : []);
-    const [first, second] = (spec.head?.order || 'yxs') === 'yxs' ? [1, 0] : [0, 1];
+    const { keypoints: names, edges, order } = spec.head;
+    const [first, second] = order === 'yxs' ? [1, 0] : [0, 1];
     const raw = outputs[spec.output || spec.outputs[0].name].data;
     const poses = [];
     for (let p = 0; p < raw.length / (3 * names.length); p++) {

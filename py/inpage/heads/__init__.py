@@ -41,10 +41,18 @@ class Head:
     # pre-processing, and option defaults other than the detect task's own.
     suggested_image: ClassVar[dict[str, Any]] = {}
     suggested_options: ClassVar[dict[str, Any]] = {}
+    # The head's parameters where the manifest's ``head`` gives none.
+    parameters: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, spec: ModelSpec):
         self.spec = spec
         self.input_width, self.input_height = spec.image.size if spec.image else (0, 0)
+
+    @classmethod
+    def resolved(cls, spec: ModelSpec) -> dict[str, Any]:
+        """Every parameter the head decodes with: the manifest's ``head``, over the head's defaults
+        (the site build hands them to the pages and the plain-JS baseline in ``tasks.json``)."""
+        return {**cls.parameters, **spec.head, "type": cls.name}
 
     @classmethod
     def check(cls, spec: ModelSpec) -> list[str]:

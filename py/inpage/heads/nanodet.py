@@ -20,6 +20,9 @@ from ..errors import InferenceError
 from ..postprocess import softmax
 from . import Candidates, Head, register_head, static_dims
 
+# The head's parameters where the manifest's head gives none (NanoDet-m's); the best candidates
+# kept before NMS bound its cost on a frame full of low scores.
+PARAMETERS = {"strides": [8, 16, 32], "reg_max": 10, "center_offset": 0.5, "pre_nms_top_k": 1000}
 # 4 sides x (reg_max + 1) bins: NanoDet-m (reg_max 10), NanoDet-Plus (7), and 16.
 DISTRIBUTION_WIDTHS = {4 * (reg_max + 1) for reg_max in (7, 10, 16)}
 
@@ -29,19 +32,23 @@ class NanoDetGFL(Head):
     name = "nanodet_gfl"
     suggested_image = {"resize": "letterbox", "channel_order": "BGR", "pad_value": 0,
                        "normalize": {"mean": [103.53, 116.28, 123.675], "std": [57.375, 57.12, 58.395], "units": "0-255"}}
+    parameters = PARAMETERS
 
     def __init__(self, spec):
         super().__init__(spec)
-        self.strides = tuple(int(s) for s in spec.head.get("strides", (8, 16, 32)))
-        self.reg_max = int(spec.head.get("reg_max", 10))
-        self.center_offset = float(spec.head.get("center_offset", 0.5))
+        head = self.resolved(spec)
+        self.strides = tuple(int(s) for s in head["strides"])
+        self.reg_max = int(head["reg_max"])
+        self.center_offset = float(head["center_offset"])
+        self.pre_nms_top_k = int(head["pre_nms_top_k"])
 
     @classmethod
     def check(cls, spec):
-        strides = spec.head.get("strides", [8, 16, 32])
+        head = cls.resolved(spec)
+        strides = head["strides"]
         if not (isinstance(strides, list) and strides and all(isinstance(s, int) and s > 0 for s in strides)):
             return [f"head.strides must be a list of positive integers, not {strides!r}"]
-        reg_max = spec.head.get("reg_max", 10)
+        reg_max = head["reg_max"]
         if not isinstance(reg_max, int) or reg_max < 1:
             return [f"head.reg_max must be a positive integer, not {reg_max!r}"]
         if spec.labels and len(spec.labels) == 4 * (reg_max + 1):
@@ -89,7 +96,7 @@ class NanoDetGFL(Head):
     def decode(self, outputs, score_threshold):
         boxes, scores, class_ids = decode(
             outputs, self.input_width, self.input_height, self.num_classes() or 80, score_threshold,
-            self.strides, self.reg_max, self.center_offset,
+            self.strides, self.reg_max, self.center_offset, self.pre_nms_top_k,
         )
         return Candidates(boxes, scores, class_ids)
 
@@ -100,10 +107,10 @@ def decode(
     input_height: int,
     num_classes: int,
     score_threshold: float,
-    strides: tuple[int, ...] = (8, 16, 32),
-    reg_max: int = 10,
-    center_offset: float = 0.5,
-    pre_nms_top_k: int = 1000,
+    strides: tuple[int, ...] = tuple(PARAMETERS["strides"]),
+    reg_max: int = PARAMETERS["reg_max"],
+    center_offset: float = PARAMETERS["center_offset"],
+    pre_nms_top_k: int = PARAMETERS["pre_nms_top_k"],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return candidate ``(boxes, scores, class_ids)`` in model-input pixels, before NMS.
 

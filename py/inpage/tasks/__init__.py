@@ -131,6 +131,11 @@ class Task:
             "display": {camel_case(key): value for key, value in cls.display.items()},
         }
 
+    @classmethod
+    def head_parameters(cls, spec: ModelSpec) -> dict[str, Any] | None:
+        """The read-out parameters of a model's head, defaults filled in (for ``tasks.json``), if it has any."""
+        return dict(spec.head) or None
+
     # ---- adding a model: inpage add -------------------------------------------------------------
 
     @classmethod

@@ -150,6 +150,10 @@ class Detect(ImageTask):
     judge = DetectJudge
 
     @classmethod
+    def head_parameters(cls, spec):
+        return get_head(spec.head.get("type")).resolved(spec)
+
+    @classmethod
     def recognise(cls, model):
         tensor, _layout = model.image_input()
         if model.says_task() == "detect":

@@ -132,6 +132,12 @@ class EstimatePose(ImageTask):
     judge = PoseJudge
 
     @classmethod
+    def head_parameters(cls, spec):
+        names = tuple(spec.head.get("keypoints", COCO_KEYPOINTS))
+        edges = spec.head.get("edges", COCO_EDGES if names == COCO_KEYPOINTS else ())
+        return {"keypoints": list(names), "edges": [list(edge) for edge in edges], "order": spec.head.get("order", "yxs")}
+
+    @classmethod
     def recognise(cls, model):
         tensor, _layout = model.image_input()
         shape = model.single_output_shape() or ()
@@ -147,9 +153,10 @@ class EstimatePose(ImageTask):
 
     def __init__(self, spec):
         super().__init__(spec)
-        self.keypoint_names = tuple(spec.head.get("keypoints", COCO_KEYPOINTS))
-        self.edges = tuple(tuple(edge) for edge in spec.head.get("edges", COCO_EDGES if self.keypoint_names == COCO_KEYPOINTS else ()))
-        self.order = spec.head.get("order", "yxs")
+        head = self.head_parameters(spec)
+        self.keypoint_names = tuple(head["keypoints"])
+        self.edges = tuple(tuple(edge) for edge in head["edges"])
+        self.order = head["order"]
 
     @classmethod
     def check_spec(cls, spec):

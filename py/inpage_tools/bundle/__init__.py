@@ -121,6 +121,7 @@ def site_tasks(checked: CheckedManifest) -> dict:
             "task": spec.task,
             "options": {camel_case(key): value for key, value in options.items()},
             "files": {provider: spec.with_variant(choose_variant(spec, provider)).file for provider in PAGE_PROVIDERS},
+            "head": task.head_parameters(spec),
         }
     tasks = describe_tasks()
     defaults = {t["task"]: default_model(checked.entries, t["task"]) for t in tasks}
