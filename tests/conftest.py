@@ -99,8 +99,8 @@ def webgpu_browser(playwright_instance):
 class PageSession:
     """A fresh browser context and page, recording requests, console errors and page errors."""
 
-    def __init__(self, browser, base_url: str, permissions=()):
-        self.context = browser.new_context(permissions=list(permissions))
+    def __init__(self, browser, base_url: str, permissions=(), service_workers: str = "allow"):
+        self.context = browser.new_context(permissions=list(permissions), service_workers=service_workers)
         self.page = self.context.new_page()
         self.base_url = base_url
         self.requests: list[str] = []
@@ -113,10 +113,20 @@ class PageSession:
         self.page.on("crash", lambda page: print(f"\nRENDERER CRASHED on {page.url}; console errors so far: {self.console_errors[-5:]}"))
 
     def open(self, path: str = "", wait_ready: bool = True):
+        from playwright.sync_api import Error
+
         self.page.goto(self.base_url + path)
         if wait_ready:
-            self.page.wait_for_function("window.inpage !== undefined")
-            self.page.evaluate("window.inpage.ready")
+            # A first visit to a server without COOP/COEP reloads once (the service worker supplies
+            # them): a wait that the reload cuts short is waited for again on the new page.
+            for attempt in range(3):
+                try:
+                    self.page.wait_for_function("window.inpage !== undefined")
+                    self.page.evaluate("window.inpage.ready")
+                    break
+                except Error as exc:
+                    if attempt == 2 or not any(s in str(exc) for s in ("context was destroyed", "navigat")):
+                        raise
         return self.page
 
     def foreign_requests(self) -> list[str]:
@@ -132,8 +142,9 @@ def open_page(browser, server):
     """Factory: ``open_page(path, permissions=[...])`` opens a page of the served site."""
     sessions: list[PageSession] = []
 
-    def factory(path: str = "", permissions=(), wait_ready: bool = True, base_url: str | None = None, use_browser=None) -> PageSession:
-        session = PageSession(use_browser or browser, base_url or server.url, permissions)
+    def factory(path: str = "", permissions=(), wait_ready: bool = True, base_url: str | None = None, use_browser=None,
+                service_workers: str = "allow") -> PageSession:
+        session = PageSession(use_browser or browser, base_url or server.url, permissions, service_workers)
         sessions.append(session)
         session.open(path, wait_ready)
         return session

@@ -8,6 +8,12 @@
 // anything not in the index go to the network as usual. A response read back from Cache Storage
 // keeps its type and URL, so .wasm files still compile by streaming and the browser's
 // compiled-code cache still applies.
+//
+// It also makes the site cross-origin isolated where the host sends no COOP/COEP headers (python -m
+// http.server, GitHub Pages, most static hosts): pages and worker scripts it answers carry
+// Cross-Origin-Opener-Policy and Cross-Origin-Embedder-Policy, so after one reload (inpage.js does
+// it, once) SharedArrayBuffer exists and onnxruntime-web runs on threads. A host that sends them
+// itself is left as it is.
 
 const CACHE = 'inpage-assets-v1';
 const scope = new URL(self.registration.scope);
@@ -30,12 +36,28 @@ self.addEventListener('fetch', (event) => {
   if (request.mode === 'navigate') {
     // A page load: the files may have been rebuilt since; read the index again.
     loadIndex();
+    event.respondWith(fetch(request).then(isolated));
     return;
   }
   const path = decodeURIComponent(url.pathname.slice(scope.pathname.length));
   if (path === 'assets.json' || request.headers.has('range')) return;
-  event.respondWith(answer(request, path, event));
+  const isWorker = request.destination === 'worker' || request.destination === 'sharedworker';
+  event.respondWith(answer(request, path, event).then((response) => (isWorker ? isolated(response) : response)));
 });
+
+/**
+ * The response with cross-origin isolation headers, where it has none: a document or a worker
+ * script is isolated only if its own response says so. Only same-origin, non-opaque responses
+ * reach here; a host's own headers are kept.
+ */
+function isolated(response) {
+  if (!response.ok || response.type === 'opaque' || response.headers.has('cross-origin-embedder-policy')) return response;
+  const headers = new Headers(response.headers);
+  headers.set('Cross-Origin-Opener-Policy', 'same-origin');
+  headers.set('Cross-Origin-Embedder-Policy', 'require-corp');
+  headers.set('Cross-Origin-Resource-Policy', 'same-origin');
+  return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+}
 
 async function answer(request, path, event) {
   const files = (await (index || loadIndex()))?.files;

@@ -1,10 +1,11 @@
 """The ``inpage`` command: add models to a project, build and serve its site, and run models on CPython.
 
+    inpage new NAME                              a project: pages/ (index.html, app.js), python/, models/
     inpage add MODEL.onnx [--name N] [--task T] [--labels FILE] [--output NAME] [--python FILE] [--dir DIR]
     inpage inspect MODEL.onnx [--json]
     inpage models [--dir DIR] [--json]
-    inpage build [--out dist] [--project DIR]
-    inpage serve [--host 127.0.0.1] [--port 8000] [--site dist] [--project DIR] [--no-build] [--no-watch] [--open]
+    inpage build [--out dist] [--project DIR] [--no-demo]
+    inpage serve [--host 127.0.0.1] [--port 8000] [--site dist] [--project DIR] [--no-build] [--no-watch] [--no-demo] [--open]
     inpage <task method> ...                      one command per registered task, e.g.
         inpage classify IMAGE [--model M] [--top-k 5] [--json]
         inpage detect IMAGE [--model M] [--score-threshold S] [--iou-threshold I] [--json]
@@ -35,14 +36,19 @@ class CliError(Exception):
     """A command cannot go on; printed as one line."""
 
 
+def _is_project(folder: Path) -> bool:
+    """A project has a model manifest, or pages of its own (``inpage new`` makes one before any model)."""
+    return (folder / "models" / "manifest.json").is_file() or (folder / "pages").is_dir()
+
+
 def _project(args) -> Path | None:
-    """The project folder a command works on: ``--project``/``--dir``, else the current folder if it has a manifest."""
+    """The project folder a command works on: ``--project``/``--dir``, else the current folder if it is one."""
     folder = getattr(args, "project", None) or getattr(args, "dir", None)
     if folder is not None:
-        if not (Path(folder) / "models" / "manifest.json").is_file():
+        if not _is_project(Path(folder)):
             raise CliError(f"{folder} has no models/manifest.json; add a model with `inpage add MODEL.onnx --dir {folder}`")
         return Path(folder)
-    return Path.cwd() if (Path.cwd() / "models" / "manifest.json").is_file() else None
+    return Path.cwd() if _is_project(Path.cwd()) else None
 
 
 def _manifest(args) -> str | None:
@@ -52,11 +58,11 @@ def _manifest(args) -> str | None:
     return str(project / "models" / "manifest.json") if project else None
 
 
-def _build(out: Path, project: Path | None, quiet: bool = False) -> int:
+def _build(out: Path, project: Path | None, quiet: bool = False, demo: bool = True) -> int:
     from .bundle import ManifestProblems, build_site
 
     try:
-        return build_site(out, project, quiet=quiet)
+        return build_site(out, project, quiet=quiet, demo=demo)
     except ManifestProblems as exc:
         raise CliError("build failed:\n" + "\n".join(f"  {p}" for p in exc.problems)) from None
 
@@ -66,8 +72,8 @@ def cmd_build(args) -> int:
 
     started = time.perf_counter()
     project = _project(args)
-    changed = _build(args.out, project)
-    where = f"the models of {project}" if project else "inpage's demo models (no models/manifest.json here)"
+    changed = _build(args.out, project, demo=not args.no_demo)
+    where = f"the project {project}" if project else "inpage's demo models (no models/manifest.json here)"
     print(f"built {args.out} from {where} in {time.perf_counter() - started:.1f} s ({changed} file(s) updated)")
     return 0
 
@@ -82,16 +88,16 @@ def cmd_serve(args) -> int:
     project = _project(args)
     if not args.no_build:
         # The build is incremental: on an up-to-date site it only compares files.
-        _build(site, project)
+        _build(site, project, demo=not args.no_demo)
         if not args.no_watch:
             from .bundle import build_site, models_dir_for
 
-            watch = [models_dir_for(project)]
+            watch = _watched(models_dir_for(project), project)
             if resources.CHECKOUT:
                 watch += [resources.web_dir(), resources.RUNTIME, resources.PACKAGE]
 
             def rebuild():
-                return build_site(site, project, quiet=True)
+                return build_site(site, project, quiet=True, demo=not args.no_demo)
 
     if not (site / "index.html").exists():
         raise CliError(f"{site} holds no built site (index.html missing); run `inpage build --out {site}` or drop --no-build")
@@ -101,6 +107,32 @@ def cmd_serve(args) -> int:
 
         threading.Timer(1.0, webbrowser.open, [f"http://{'localhost' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}/"]).start()
     serve(site, args.host, args.port, isolation=not args.no_isolation, watch=watch, rebuild=rebuild, access_log=args.access_log)
+    return 0
+
+
+def _watched(models_dir: Path, project: Path | None) -> list[Path]:
+    """What a change of rebuilds the site: the models and their manifest, the project's pages/ and
+    python/, and each Python module the manifest names (wherever it lies, the project root included)."""
+    from inpage.manifest import read_manifest
+
+    watch = [models_dir]
+    if project is not None:
+        watch += [project / "pages", project / "python"]
+    try:
+        entries = read_manifest((models_dir / "manifest.json").read_text(encoding="utf-8"), str(models_dir))
+    except (OSError, InpageError):
+        entries = []
+    watch += [(models_dir / e["python"]).resolve() for e in entries if isinstance(e, dict) and isinstance(e.get("python"), str)]
+    return watch
+
+
+def cmd_new(args) -> int:
+    from .newproject import new_project
+
+    folder = Path(args.name)
+    new_project(folder)
+    print(f"made {folder}/: pages/index.html and pages/app.js (your app), python/, models/ and a README")
+    print(f"next:\n  cd {folder}\n  inpage add path/to/model.onnx\n  inpage serve")
     return 0
 
 
@@ -366,6 +398,10 @@ def parser() -> argparse.ArgumentParser:
     root.add_argument("--version", action="version", version=f"inpage {__version__}")
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    new = commands.add_parser("new", help="start a project: a page and its script using window.inpage, python/, models/")
+    new.add_argument("name", help="the project folder to make")
+    new.set_defaults(func=cmd_new)
+
     add = commands.add_parser("add", help="add an ONNX model to a project's models/manifest.json")
     add.add_argument("model", help="the .onnx file")
     add.add_argument("--name", help="the model's name in the manifest (default: the file's stem)")
@@ -395,7 +431,8 @@ def parser() -> argparse.ArgumentParser:
 
     build = commands.add_parser("build", help="build the static site")
     build.add_argument("--out", type=Path, default=Path("dist"), help="output folder (default: dist/)")
-    build.add_argument("--project", type=Path, default=None, help="project folder (default: the current one if it has models/manifest.json)")
+    build.add_argument("--project", type=Path, default=None, help="project folder (default: the current one if it has models/manifest.json or pages/)")
+    build.add_argument("--no-demo", action="store_true", help="leave inpage's demo pages out: the project's pages only")
     build.set_defaults(func=cmd_build)
 
     serve = commands.add_parser("serve", help="build (if stale) and serve the site with COOP/COEP headers, rebuilding on change")
@@ -404,6 +441,7 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--site", type=Path, default=Path("dist"), help="site folder (default: dist/)")
     serve.add_argument("--project", type=Path, default=None)
     serve.add_argument("--no-build", action="store_true", help="serve the site as it is")
+    serve.add_argument("--no-demo", action="store_true", help="leave inpage's demo pages out: the project's pages only")
     serve.add_argument("--no-watch", action="store_true", help="do not rebuild on change")
     serve.add_argument("--no-isolation", action="store_true", help="leave out COOP/COEP (single-threaded WASM)")
     serve.add_argument("--open", action="store_true", help="open the webcam demo in the default browser")

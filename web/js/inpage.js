@@ -61,6 +61,22 @@ async function cacheLayer() {
   }
 }
 
+// Where the host sends no COOP/COEP headers, the service worker adds them to the pages it answers;
+// a page loaded before it took control is reloaded once to get them. A flag in sessionStorage
+// allows one such reload per tab, so a host or browser that defeats it never loops.
+const RELOAD_FLAG = 'inpage:isolation-reload';
+
+function reloadForIsolation(cache) {
+  if (globalThis.crossOriginIsolated) {
+    sessionStorage.removeItem(RELOAD_FLAG);
+    return false;
+  }
+  if (cache !== 'active' || sessionStorage.getItem(RELOAD_FLAG)) return false;
+  sessionStorage.setItem(RELOAD_FLAG, String(Date.now()));
+  location.reload();
+  return true;
+}
+
 const worker = new Worker(new URL('worker.js', import.meta.url), { type: 'module', name: 'inpage' });
 const client = createClient(worker, onWorkerEvent);
 
@@ -72,6 +88,7 @@ async function boot() {
   performance.mark('inpage:cache');
   emit('progress', { stage: 'cache', message: 'Starting…', fraction: 0.02 });
   const cache = await cacheLayer();
+  if (reloadForIsolation(cache)) await new Promise(() => {}); // the page is reloading: nothing more starts here
   const prefetch = prefetchTasks.map((task) => SITE.defaults[task]).filter(Boolean);
   const { threads, sessionOptions } = await client.request('boot', {
     prefetch, provider: settings.provider, variant: settings.variant, threads: settings.threads, sessionOptions: settings.sessionOptions,

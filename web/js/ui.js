@@ -73,10 +73,18 @@ export function describeEnvironment(envElement, notices) {
       'Open it over https, or from localhost on the machine that serves it.',
       'isolation');
   } else {
-    notify(notices, 'warn',
-      'This page is not cross-origin isolated (the server sent no COOP/COEP headers), so WebAssembly runs ' +
-      'single-threaded and slower. Serve it with `inpage serve` for threads.',
-      'isolation');
+    // Said once start-up settles: on a host without the headers the service worker supplies them
+    // after one reload, and a page that is reloading never gets here.
+    inpage.startup().then(({ cache }) => {
+      const why = cache === 'active'
+        ? ''
+        : ', and the service worker that would supply them is not running here (a private window, or service workers blocked)';
+      notify(notices, 'warn',
+        'This page is not cross-origin isolated: its host sends no "Cross-Origin-Opener-Policy: same-origin" and ' +
+        `"Cross-Origin-Embedder-Policy: require-corp" headers${why}, so WebAssembly runs on one thread, slower. ` +
+        'Have the host send them (see "Hosting" in inpage\'s README: the site\'s _headers file, an nginx snippet), or use `inpage serve`.',
+        'isolation');
+    }, () => {});
   }
 }
 

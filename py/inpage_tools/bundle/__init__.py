@@ -4,7 +4,12 @@
 
 The output loads nothing from outside its own origin:
 
-    index.html, classify.html, models.html, js/, style.css, samples/, sw.js   the pages (from web/)
+    js/, sw.js, _headers   the runtime (js/inpage.js is the one entry a page loads) and the service worker
+    index.html, ...     the project's pages (every file of its pages/ folder), else inpage's demo pages
+                        (index.html, classify.html, models.html, style.css, samples/); a project page
+                        wins over a demo page of the same name, and --no-demo leaves the demo pages out
+    tasks.json          the tasks and what the pages need of them (method names, option defaults, the
+                        file each provider runs, the default model per task)
     ort/        the onnxruntime-web bundles and WebAssembly the pages load, and no others
     pyodide/    the Pyodide core; numpy and Pillow wheels; inpage's page wheel and the wheels of the
                 project's own Python modules; a lock file trimmed to those
@@ -39,11 +44,53 @@ __all__ = ["BuildError", "ManifestProblems", "STEPS", "build_site", "models_dir_
 
 
 def models_dir_for(project: Path | None) -> Path:
-    """The models folder a build uses: the project's ``models/``, else the demo models."""
-    if project is not None:
+    """The models folder a build uses: the project's ``models/`` once it has a manifest, else the demo models."""
+    if project is not None and (project / "models" / "manifest.json").is_file():
         return project / "models"
+    if project is not None:
+        return resources.demo_models_dir()
     manifest = resources.project_manifest()
     return manifest.parent if manifest else resources.demo_models_dir()
+
+
+# web/'s demo: the pages, their scripts, styles and samples. The rest of web/ is the runtime every
+# page needs (js/inpage.js and what it loads, the service worker).
+DEMO_FILES = ("index.html", "classify.html", "models.html", "style.css", "js/webcam-page.js", "js/classify-page.js", "js/models-page.js")
+DEMO_FOLDERS = ("samples/",)
+# What a static host that reads a _headers file (Netlify, Cloudflare Pages) sends with every file:
+# cross-origin isolation, so onnxruntime-web runs on threads without the service worker's reload.
+HEADERS_FILE = "/*\n  Cross-Origin-Opener-Policy: same-origin\n  Cross-Origin-Embedder-Policy: require-corp\n"
+
+
+def is_demo(rel: str) -> bool:
+    return rel in DEMO_FILES or rel.startswith(DEMO_FOLDERS)
+
+
+def site_files(project: Path | None, demo: bool = True) -> dict[str, Path]:
+    """Every file of the site's pages and runtime, by its path in the site: web/'s runtime, its demo
+    pages (unless ``demo`` is False), and the project's ``pages/`` over them."""
+    web = resources.web_dir()
+    files = {p.relative_to(web).as_posix(): p for p in sorted(web.rglob("*")) if p.is_file() and "__pycache__" not in p.parts}
+    if not demo:
+        files = {rel: path for rel, path in files.items() if not is_demo(rel)}
+    pages = project / "pages" if project is not None else None
+    if pages is not None and pages.is_dir():
+        for path in sorted(pages.rglob("*")):
+            if not path.is_file() or any(part.startswith(".") or part == "__pycache__" for part in path.relative_to(pages).parts):
+                continue
+            rel = path.relative_to(pages).as_posix()
+            if rel in files and not is_demo(rel):
+                raise BuildError(f"pages/{rel} would replace inpage's own {rel}, which every page needs; rename it")
+            if rel in ("assets.json", "tasks.json", "_headers") or rel.split("/")[0] in ("models", "ort", "pyodide"):
+                raise BuildError(f"pages/{rel} would replace a file the build writes; rename it or move it out of pages/{rel.split('/')[0]}")
+            files[rel] = path
+    return files
+
+
+def project_python(project: Path | None) -> Path | None:
+    """The project's ``python/`` folder of page-side modules, if it has one."""
+    folder = project / "python" if project is not None else None
+    return folder if folder is not None and folder.is_dir() else None
 
 
 class Log:
@@ -64,11 +111,15 @@ def _state(out: Path, name: str) -> Path:
     return out / STATE_DIR / name
 
 
-def build_web(out: Path) -> int:
-    web = resources.web_dir()
-    wanted = {p.relative_to(web).as_posix() for p in web.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
-    changed = sum(install(web / rel, out / rel) for rel in sorted(wanted))
-    # Remove pages and assets deleted from web/ since the last build (and only those).
+def build_web(out: Path, project: Path | None = None, demo: bool = True) -> int:
+    files = site_files(project, demo)
+    wanted = set(files)
+    changed = sum(install(files[rel], out / rel) for rel in sorted(wanted))
+    headers = out / "_headers"
+    if not headers.exists() or headers.read_text() != HEADERS_FILE:
+        headers.write_text(HEADERS_FILE)
+        changed += 1
+    # Remove pages and assets deleted from web/ or pages/ since the last build (and only those).
     record = _state(out, "web-files")
     previous = set(record.read_text().split("\n")) - {""} if record.exists() else set()
     for stale in sorted(previous - wanted):
@@ -151,8 +202,9 @@ def incomplete_steps(out: Path) -> tuple[str, ...]:
     return tuple(missing)
 
 
-def build_site(out: Path, project: Path | None = None, steps: tuple[str, ...] = STEPS, quiet: bool = False) -> int:
-    """Run ``steps`` (and any step whose output is missing) into ``out``. Returns how many files changed."""
+def build_site(out: Path, project: Path | None = None, steps: tuple[str, ...] = STEPS, quiet: bool = False, demo: bool = True) -> int:
+    """Run ``steps`` (and any step whose output is missing) into ``out``. Returns how many files changed.
+    ``project``'s pages/ and python/ join the site; ``demo`` False leaves inpage's demo pages out."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     steps = tuple(step for step in STEPS if step in steps or step in incomplete_steps(out))
@@ -160,15 +212,18 @@ def build_site(out: Path, project: Path | None = None, steps: tuple[str, ...] = 
     models_dir = models_dir_for(project)
     # The manifest is checked first: its problems are the ones a user is most likely to meet.
     checked = check_manifest(models_dir / "manifest.json")
+    if project is not None and models_dir == resources.demo_models_dir():
+        log.warn(f"{project} has no models/manifest.json yet: the site carries inpage's demo models until you `inpage add` one")
     for warning in checked.warnings:
         log.warn(warning)
     if "web" in steps:
-        log.step("web", build_web(out))
+        log.step("web", build_web(out, project, demo))
     if "runtime" in steps:
         log.step("runtime", build_runtime(out))
     packages_file = _state(out, "packages.json")
     if "python" in steps:
-        changed, packages = build_python(out, user_module_entries(checked.entries, models_dir), npm_package("pyodide") / "pyodide-lock.json")
+        modules = user_module_entries(checked.entries, models_dir, project_python(project))
+        changed, packages = build_python(out, modules, npm_package("pyodide") / "pyodide-lock.json")
         packages_file.parent.mkdir(parents=True, exist_ok=True)
         packages_file.write_text(json.dumps(packages))
         log.step("python", changed)
@@ -189,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--project", type=Path, default=None, help="project folder with models/manifest.json (default: the current folder, else the demo models)")
     parser.add_argument("--only", default=",".join(STEPS), help=f"comma-separated steps out of {','.join(STEPS)}")
     parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--no-demo", action="store_true", help="leave inpage's demo pages out (the project's pages only)")
     args = parser.parse_args(argv)
     steps = tuple(s for s in args.only.split(",") if s)
     unknown = set(steps) - set(STEPS)
@@ -196,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown step(s): {', '.join(sorted(unknown))}")
     started = time.perf_counter()
     try:
-        changed = build_site(args.out, args.project, steps, args.quiet)
+        changed = build_site(args.out, args.project, steps, args.quiet, demo=not args.no_demo)
     except ManifestProblems as exc:
         for problem in exc.problems:
             print(f"build failed: {problem}", file=sys.stderr)

@@ -184,9 +184,17 @@ def write_lock(official_lock: Path, wheels: list[Path], target: Path, roots: lis
             raise BuildError(f"the lock entry for {wheel.name} does not match the wheel's sha256")
 
 
-def user_module_entries(manifest_entries: list[dict], models_dir: Path) -> list[tuple[str, Path]]:
-    """``[(module name, path)]`` for the manifest's ``python`` entries, checked and without duplicates."""
+def user_module_entries(manifest_entries: list[dict], models_dir: Path, python_dir: Path | None = None) -> list[tuple[str, Path]]:
+    """``[(module name, path)]`` for the manifest's ``python`` entries and the project's ``python/`` folder
+    (each ``.py`` file and package in it), checked and without duplicates."""
     found: dict[str, Path] = {}
+    if python_dir is not None:
+        for path in sorted(python_dir.iterdir()):
+            if path.suffix == ".py" or (path.is_dir() and (path / "__init__.py").is_file()):
+                name = module_name(path.name)
+                if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+                    raise BuildError(f"python/{path.name} is not an importable module name; rename it (letters, digits, _)")
+                found[name] = path.resolve()
     for entry in manifest_entries:
         python = entry.get("python")
         if not python:

@@ -1,0 +1,171 @@
+"""A user's own app, as the README says to make one: ``inpage new``, ``inpage add``, an edit of
+``pages/index.html``, ``inpage build``; then served by a static server that sends no special headers
+(``python -m http.server``), under a sub-path of another site. The service worker makes the page
+cross-origin isolated after one reload, onnxruntime-web runs on threads, and the answers are native's."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import makers
+from conftest import PageSession, free_port, run
+from inpage import load_model
+
+
+def inpage(*args, cwd, check=True):
+    result = subprocess.run([sys.executable, "-m", "inpage_tools", *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=600)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def png(colour, size=(16, 12)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, colour).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    """``inpage new myapp``, a model added, the page edited, and the site built with and without the demo pages."""
+    root = tmp_path_factory.mktemp("apps")
+    made = inpage("new", "myapp", cwd=root)
+    assert "inpage add" in made.stdout and "inpage serve" in made.stdout
+    folder = root / "myapp"
+    assert {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()} == {
+        "README.md", "pages/index.html", "pages/app.js", "pages/app.css", "python/README.md"}
+    assert (folder / "models").is_dir()
+    model = makers.classifier(tmp_path_factory.mktemp("made") / "colours.onnx", softmax=True)
+    inpage("add", model, "--mean", "0", "--std", "255", "--units", "0-255", "--resize", "stretch", cwd=folder)
+    page = folder / "pages" / "index.html"
+    page.write_text(page.read_text().replace("<h1>myapp</h1>", "<h1>myapp</h1>\n  <p id='mine'>edited by its author</p>"))
+    (folder / "pages" / "about").mkdir()
+    (folder / "pages" / "about" / "index.html").write_text("<!doctype html><title>About</title><p>about us</p>")
+    inpage("build", "--out", "site", cwd=folder)
+    inpage("build", "--out", "bare", "--no-demo", cwd=folder)
+    return folder
+
+
+def test_new_refuses_a_folder_in_use_and_a_name_that_is_markup(tmp_path):
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "notes.txt").write_text("mine")
+    result = inpage("new", "taken", cwd=tmp_path, check=False)
+    assert result.returncode == 1 and result.stderr.startswith("inpage: ") and "not empty" in result.stderr
+    assert (tmp_path / "taken" / "notes.txt").read_text() == "mine"
+    result = inpage("new", "<b>x", cwd=tmp_path, check=False)
+    assert result.returncode == 1 and "not a usable project name" in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def test_the_projects_pages_are_the_site_and_win_over_the_demo(app):
+    site, bare = app / "site", app / "bare"
+    assert "edited by its author" in (site / "index.html").read_text()  # the project's index.html, not the webcam demo
+    assert (site / "about" / "index.html").is_file() and (site / "app.js").is_file()
+    assert (site / "classify.html").is_file()  # the demo pages stay beside it, unless --no-demo
+    assert not (bare / "classify.html").exists() and not (bare / "samples").exists() and not (bare / "js" / "webcam-page.js").exists()
+    assert (bare / "js" / "inpage.js").is_file() and (bare / "app.js").is_file()
+    files = json.loads((bare / "assets.json").read_text())["files"]
+    assert "app.js" in files and "about/index.html" in files and "classify.html" not in files
+    assert "Cross-Origin-Embedder-Policy: require-corp" in (site / "_headers").read_text()
+    # A page may not replace the runtime every page needs.
+    (app / "pages" / "js").mkdir()
+    (app / "pages" / "js" / "inpage.js").write_text("// mine")
+    try:
+        result = inpage("build", "--out", "broken", cwd=app, check=False)
+        assert result.returncode == 1 and "pages/js/inpage.js would replace inpage's own js/inpage.js" in result.stderr
+    finally:
+        shutil.rmtree(app / "pages" / "js")
+
+
+@pytest.fixture(scope="module")
+def static_server(app, tmp_path_factory):
+    """``python -m http.server`` (no COOP/COEP headers) serving the built site under /apps/myapp/."""
+    root = tmp_path_factory.mktemp("host")
+    shutil.copytree(app / "bare", root / "apps" / "myapp")
+    shutil.copytree(app / "site", root / "apps" / "full")
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(root)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/apps/myapp/"
+    for _ in range(100):
+        try:
+            with urllib.request.urlopen(url) as response:
+                assert "cross-origin-embedder-policy" not in {k.lower() for k in response.headers}
+            break
+        except OSError:
+            time.sleep(0.1)
+    yield url
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def test_on_a_plain_static_host_under_a_sub_path_it_gets_threads_after_one_reload(static_server, browser, app):
+    session = PageSession(browser, static_server)
+    try:
+        page = session.page
+        navigations = []
+        page.on("framenavigated", lambda frame: navigations.append(frame.url) if frame == page.main_frame else None)
+        page.goto(static_server)
+        page.wait_for_function("window.crossOriginIsolated === true && window.inpage !== undefined", timeout=60_000)
+        page.evaluate("inpage.ready")
+        assert page.evaluate("crossOriginIsolated") is True
+        assert len(navigations) == 2, navigations  # the first load, and the one reload
+        cores = page.evaluate("navigator.hardwareConcurrency")
+        assert page.evaluate("inpage.threads") == min(4, cores) and page.evaluate("inpage.threads") >= min(2, cores)
+        assert page.locator("#mine").inner_text() == "edited by its author"
+        colour = (200, 60, 30)
+        reply = page.evaluate(
+            """async (b64) => {
+                const blob = new Blob([Uint8Array.from(atob(b64), c => c.charCodeAt(0))], {type: 'image/png'});
+                return inpage.classify(blob, {model: 'colours', topK: 4});
+            }""",
+            base64.b64encode(png(colour)).decode(),
+        )
+        model = run(load_model("colours", manifest=str(app / "models" / "manifest.json")))
+        native = run(model.classify(png(colour), top_k=4))
+        assert [p["index"] for p in reply["predictions"]] == [p.index for p in native]
+        np.testing.assert_allclose([p["score"] for p in reply["predictions"]], [p.score for p in native], atol=1e-4)
+        # The scaffold's own page works: it lists the model and classifies a picture through its form.
+        page.wait_for_function("document.querySelectorAll('#model option').length === 1")
+        page.locator("#file").set_input_files(files=[{"name": "c.png", "mimeType": "image/png", "buffer": png(colour)}])
+        page.wait_for_function("document.querySelector('#result').textContent.includes('predictions')")
+        assert json.loads(page.locator("#result").inner_text())["predictions"][0]["index"] == native[0].index
+        # A second visit stays isolated with no reload, and nothing left the site's origin.
+        page.reload()
+        page.wait_for_function("window.inpage !== undefined")
+        page.evaluate("inpage.ready")
+        assert page.evaluate("crossOriginIsolated") is True and len(navigations) == 3
+        assert session.page_errors == [] and session.foreign_requests() == []
+    finally:
+        session.close()
+
+
+def test_without_a_service_worker_the_page_still_starts_and_names_the_headers(static_server, browser):
+    context = browser.new_context(service_workers="block")
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        page.goto(static_server + "index.html")
+        page.wait_for_function("window.inpage !== undefined")
+        page.evaluate("inpage.ready")
+        assert page.evaluate("crossOriginIsolated") is False and page.evaluate("inpage.threads") == 1
+        # The demo pages say why, naming the headers the host should send.
+        page.goto(static_server.replace("/myapp/", "/full/") + "classify.html")
+        notice = page.locator(".notice.warn", has_text="cross-origin isolated")
+        notice.wait_for()
+        text = notice.inner_text()
+        assert "Cross-Origin-Embedder-Policy: require-corp" in text and "service worker" in text and "Hosting" in text
+        assert errors == []
+    finally:
+        context.close()
