@@ -47,7 +47,10 @@ def app(tmp_path_factory):
         "README.md", "pages/index.html", "pages/app.js", "pages/app.css", "python/README.md"}
     assert (folder / "models").is_dir()
     model = makers.classifier(tmp_path_factory.mktemp("made") / "colours.onnx", softmax=True)
-    inpage("add", model, "--mean", "0", "--std", "255", "--units", "0-255", "--resize", "stretch", cwd=folder)
+    # Hostile labels: shown as text, never markup, on the app's page.
+    labels = folder.parent / "labels.txt"
+    labels.write_text("<img src=x onerror=window.pwned=1>\n<script>window.pwned=2</script>\n<b>bold</b>\n&amp;\n")
+    inpage("add", model, "--labels", labels, "--mean", "0", "--std", "255", "--units", "0-255", "--resize", "stretch", cwd=folder)
     page = folder / "pages" / "index.html"
     page.write_text(page.read_text().replace("<h1>myapp</h1>", "<h1>myapp</h1>\n  <p id='mine'>edited by its author</p>"))
     (folder / "pages" / "about").mkdir()
@@ -140,6 +143,8 @@ def test_on_a_plain_static_host_under_a_sub_path_it_gets_threads_after_one_reloa
         page.locator("#file").set_input_files(files=[{"name": "c.png", "mimeType": "image/png", "buffer": png(colour)}])
         page.wait_for_function("document.querySelector('#result').textContent.includes('predictions')")
         assert json.loads(page.locator("#result").inner_text())["predictions"][0]["index"] == native[0].index
+        assert json.loads(page.locator("#result").inner_text())["predictions"][0]["label"] == native[0].label
+        assert page.evaluate("window.pwned") is None and page.locator("#result img, #result script, #result b").count() == 0
         # A second visit stays isolated with no reload, and nothing left the site's origin.
         page.reload()
         page.wait_for_function("window.inpage !== undefined")

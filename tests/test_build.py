@@ -198,10 +198,12 @@ def test_users_python_is_packed_as_a_wheel_and_checked_for_the_page(tmp_path):
     assert json.loads((out / "assets.json").read_text())["packages"] == ["inpage", "inpage-user-mytask"]
     wheel = out / "pyodide" / lock["packages"]["inpage-user-mytask"]["file_name"]
     assert "mytask.py" in zipfile.ZipFile(wheel).namelist()
-    # A module the page's Python cannot import is refused by the build, naming the file and line.
-    (project / "mytask.py").write_text("import numpy\nimport torch\n")
+    # A module the page's Python cannot import is refused by the build, naming the file and line of
+    # every problem at once, not one per run.
+    (project / "mytask.py").write_text("import numpy\nimport torch\nfrom tensorflow import keras\n")
     result = build(out, project)
     assert result.returncode == 1 and "mytask.py, line 2: imports 'torch'" in result.stderr
+    assert "mytask.py, line 3: imports 'tensorflow'" in result.stderr
 
 
 def test_a_damaged_cached_wheel_is_fetched_again(tmp_path, monkeypatch):

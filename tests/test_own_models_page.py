@@ -34,10 +34,23 @@ def postprocess(outputs, geometry, spec, options):
     logits = outputs["logits"][0]
     if options["gain"] < 0:
         raise ValueError("gain must not be negative")
+    print("mine: gain", options["gain"])  # a user's print: the browser's console in the page, stderr natively
     return {"best": spec.labels[int(np.argmax(logits))] if spec.labels else int(np.argmax(logits)),
             "spread": float(logits.max() - logits.min()) * options["gain"],
             "frame": [geometry.frame_width, geometry.frame_height],
             "logits": logits.astype(np.float32)}
+'''
+
+
+SCIPY_MODULE = '''
+"""A postprocess on scipy (from Pyodide's distribution, bundled by the build): logits smoothed by scipy.ndimage."""
+import numpy as np
+from scipy import ndimage
+
+
+def postprocess(outputs, geometry, spec, options):
+    smoothed = ndimage.uniform_filter1d(outputs["logits"][0].astype(np.float64), size=3, mode="nearest")
+    return {"smoothed": smoothed.tolist(), "best": int(np.argmax(smoothed))}
 '''
 
 
@@ -61,6 +74,8 @@ def project(tmp_path_factory):
     add_model(expander, folder, task="run")
     add_model(splitter, folder, task="run")
     add_model(makers.strings_model(made / "words.onnx"), folder, task="run")
+    (folder / "smooth.py").write_text(SCIPY_MODULE)
+    add_model(makers.classifier(made / "smooth.onnx", seed=7), folder, name="smooth", python=folder / "smooth.py", **SCALE)
     names = made / "iris-names.txt"
     names.write_text("setosa\nversicolor\nvirginica\n")
     add_model(iris, folder, name="iris-named", labels=names)
@@ -74,6 +89,7 @@ def site_page(project, browser, tmp_path_factory):
     assert result.returncode == 0, result.stderr
     server = Server(out)
     session = PageSession(browser, server.url)
+    session.site = out
     session.open("models.html")
     yield session
     assert session.page_errors == [] and session.foreign_requests() == []
@@ -244,6 +260,34 @@ def test_float16_numbers_are_converted_and_mistyped_arrays_refused(site_page, pr
     assert name == "InvalidArgumentError" and "is a Int32Array, but type 'float32' needs a Float32Array" in message
 
 
+def test_the_classify_page_shows_a_users_own_result_and_their_prints_reach_the_console(site_page):
+    page = site_page.page
+    messages = []
+    page.on("console", lambda message: messages.append(message.text))
+    page.goto(site_page.base_url + "classify.html")
+    page.wait_for_function("document.querySelectorAll('#model option').length > 0")
+    page.select_option("#model", "mine")
+    page.locator("#file").set_input_files(files=[{"name": "c.png", "mimeType": "image/png", "buffer": makers.png(np.full((30, 20, 3), (200, 40, 90), np.uint8))}])
+    page.wait_for_selector("#predictions li.raw")
+    shown = json.loads(page.locator("#predictions li.raw").inner_text())
+    assert set(shown) == {"best", "spread", "frame", "logits"} and shown["frame"] == [20, 30]
+    page.wait_for_function("() => true")
+    assert any("[python] mine: gain 1.0" in m for m in messages), messages[-10:]
+    assert site_page.page_errors == []
+    page.goto(site_page.base_url + "models.html")
+    page.evaluate("inpage.ready")
+
+
+def test_a_users_module_on_scipy_runs_in_the_page_like_natively(site_page, project):
+    lock = json.loads((site_page.site / "pyodide" / "pyodide-lock.json").read_text())["packages"]
+    assert "scipy" in lock["inpage-user-smooth"]["depends"] and (site_page.site / "pyodide" / lock["scipy"]["file_name"]).is_file()
+    photo = makers.png(np.full((30, 20, 3), (20, 140, 90), np.uint8))
+    result = blob_call(site_page.page, "classify", "smooth", photo)
+    expected = run(native(project, "smooth").classify(photo))
+    assert result["result"]["best"] == expected["best"]
+    np.testing.assert_allclose(result["result"]["smoothed"], expected["smoothed"], atol=1e-5)
+
+
 def test_tabular_labels_name_the_models_own_classes(site_page, project):
     rows = project["iris_rows"].tolist()
     result = site_page.page.evaluate("(rows) => inpage.predict('iris-named', rows)", rows)
@@ -273,7 +317,7 @@ def test_the_pages_offer_the_projects_models(site_page):
     cards = page.eval_on_selector_all(".model-card", "cards => cards.map(c => [c.dataset.model, c.querySelector('.task').textContent])")
     assert dict(cards) == {"iris": "tabular", "torchnet": "classify", "soft": "classify", "two": "classify", "mnist": "classify",
                            "yolo": "detect", "dtypes": "run", "mine": "classify", "expander": "run", "splitter": "run",
-                           "words": "run", "iris-named": "tabular"}
+                           "words": "run", "iris-named": "tabular", "smooth": "classify"}
     iris = page.locator("[data-model='iris']")
     iris.locator(".row").fill("6.7, 3.0, 5.2, 2.3")
     iris.locator("button[type=submit]").click()
@@ -282,7 +326,7 @@ def test_the_pages_offer_the_projects_models(site_page):
     page.goto(site_page.base_url + "classify.html")
     page.wait_for_function("document.querySelectorAll('#model option').length > 0")
     offered = page.eval_on_selector_all("#model option", "options => options.map(o => o.value)")
-    assert offered == ["torchnet", "soft", "two", "mnist", "mine"]
+    assert offered == ["torchnet", "soft", "two", "mnist", "mine", "smooth"]
     page.goto(site_page.base_url + "index.html")
     page.wait_for_function("document.querySelectorAll('#model option').length > 0")
     assert page.eval_on_selector_all("#model option", "options => options.map(o => o.value)") == ["yolo"]

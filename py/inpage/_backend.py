@@ -65,3 +65,9 @@ def variant_key(provider: str) -> str:
 
 def default_manifest_location() -> str | None:
     return _side().default_manifest_location()
+
+
+async def load_python_package(name: str) -> None:
+    """Make the site's Python package ``name`` importable (in the page: load its wheel and its
+    dependencies now, the first time a model needs it; on CPython: nothing to do)."""
+    await _side().load_python_package(name)

@@ -184,3 +184,7 @@ def has_int8_dot_product() -> bool:
             return False
         return "AVX512VNNI" in features.upper().split()
     return False
+
+
+async def load_python_package(name: str) -> None:
+    return None  # on CPython a project's modules import from the project folder

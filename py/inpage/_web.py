@@ -79,6 +79,13 @@ async def read_bytes(location: str) -> bytes:
     return data.to_bytes()
 
 
+async def load_python_package(name: str) -> None:
+    try:
+        await _host().loadPackage(name)
+    except JsException as exc:
+        raise python_error(exc, errors.UserCodeError, f"the site's Python package {name!r} could not be loaded") from None
+
+
 def check_provider(provider: str | None) -> str:
     if provider is None:
         return "wasm"

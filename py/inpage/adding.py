@@ -35,6 +35,7 @@ class ModelFile:
     normalize: dict | None = None  # --mean/--std/--units
     resize: str | None = None  # --resize
     channel_order: str | None = None  # --channel-order
+    user_module: str | None = None  # --python: the user's own pre/post-processing, which may read what no built-in rule can
     notes: list[str] = field(default_factory=list)  # what add tells the user it decided
 
     @property

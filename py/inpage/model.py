@@ -50,7 +50,9 @@ class Model:
         self.session = session
         self.location = location
         self.task = task or get_task(spec.task)(spec)
-        self._run_task = get_task("run")(spec)
+        # run() is the bare graph, except on a model whose own task is run: there it is the model's
+        # task, with the user's pre/post-processing where the manifest names a module.
+        self._run_task = self.task if spec.task == "run" else get_task("run")(spec)
         self.last_timings: Timings | None = None
         # One call at a time: calls share the input buffers, and onnxruntime-web rejects
         # concurrent runs on one session.

@@ -17,12 +17,20 @@ MODEL.onnx --python mytask.py`` writes that. The module defines either function,
         Returns a JSON-able result: dicts, lists, numbers, strings, numpy arrays.'''
 
     OPTIONS = {"min_area": 100}   # optional: options postprocess accepts, with their defaults
+    RESULT = "detections"         # optional: what postprocess returns, when it is the task's own kind:
+                                  # "predictions" ({label, score, index} each) for classify,
+                                  # "detections" ({label, score, box} each) for detect
+
 
 Without ``preprocess`` the task's own runs (the manifest's ``image`` recipe); without
 ``postprocess`` the task's own result comes back. A user ``postprocess`` result reaches JavaScript
-as ``result``; for a detector, a list of ``{label, score, box}`` dicts is also its ``detections``,
-so the pages draw it. An exception in the user's code becomes one :class:`UserCodeError` naming
-the user's file and line.
+as ``result``, and the CLI prints it as JSON. Where the module declares ``RESULT``, the result is
+also the task's own kind under that name (``predictions``, ``detections``), checked item by item,
+so the pages and the CLI show it as they show the task's own; for a detector a list of
+``{label, score, box}`` dicts counts as ``detections`` even undeclared. An exception in the user's
+code (``sys.exit`` too) becomes one :class:`UserCodeError` naming the user's file and line; what
+the user's code prints goes to stderr natively (stdout stays the CLI's), and to the browser's
+console in the page.
 
 On CPython the module is imported from the project folder; in the page, from the small wheel the
 build makes of it (``inpage build`` checks there that it imports).
@@ -30,6 +38,7 @@ build makes of it (``inpage build`` checks there that it imports).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib
 import importlib.util
@@ -42,7 +51,7 @@ from urllib.parse import unquote, urlparse
 
 import numpy as np
 
-from .errors import InpageError, UserCodeError
+from .errors import InpageError, InvalidArgumentError, UserCodeError
 from .image import to_rgb
 from .specs import ModelSpec
 from .tasks import Task
@@ -68,13 +77,18 @@ async def load_user_module(spec: ModelSpec, manifest: str) -> ModuleType:
     """Import the module ``spec.python`` names (from the project folder natively, from its wheel in the page)."""
     name = module_name(spec.python)
     if IN_BROWSER:
+        # The module's wheel (and what it imports: scipy, cv2, ...) loads now, when a model needs it.
+        from . import _backend
+
+        await _backend.load_python_package(f"inpage-user-{name.replace('_', '-')}")
         try:
-            return importlib.import_module(name)
+            with _user_output():
+                return importlib.import_module(name)
         except ModuleNotFoundError as exc:
             if exc.name != name:
                 raise user_error(exc, name, "import") from None
             raise UserCodeError(f"model {spec.name!r}: the site has no Python module {name!r}; rebuild it with `inpage build`") from None
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
             raise user_error(exc, name, "import") from None
     if urlparse(manifest).scheme in ("http", "https"):
         raise UserCodeError(f"model {spec.name!r} runs Python from {spec.python!r}, which CPython can only import from a manifest on disk")
@@ -89,24 +103,49 @@ async def load_user_module(spec: ModelSpec, manifest: str) -> ModuleType:
     module = importlib.util.module_from_spec(module_spec)
     sys.modules[name] = module
     try:
-        module_spec.loader.exec_module(module)
-    except Exception as exc:
+        with _user_output():
+            module_spec.loader.exec_module(module)
+    except (Exception, SystemExit) as exc:
         del sys.modules[name]
-        raise user_error(exc, name, "import") from None
+        raise user_error(exc, name, "import", (_resolved(str(source)),)) from None
     return module
 
 
-def user_error(error: BaseException, module: str, stage: str) -> UserCodeError:
-    """One line naming the user's file and line where ``error`` was raised, and the error itself."""
+def user_error(error: BaseException, module: str, stage: str, files: tuple[str, ...] = ()) -> UserCodeError:
+    """One line naming the user's file and line where ``error`` was raised, and the error itself. The
+    line is the last one in the user's own ``files`` (an error inside numpy names the user's call of
+    it), else the last outside inpage."""
     if isinstance(error, InpageError):
         return UserCodeError(f"{module} ({stage}): {error}")
+    if isinstance(error, SystemExit):
+        return UserCodeError(f"{module}.{stage} called sys.exit({error.code!r}); return a result or raise an exception instead")
     frames = traceback.extract_tb(error.__traceback__)
     inpage_dir = str(Path(__file__).resolve().parent)
-    own = [f for f in frames if not str(Path(f.filename).resolve()).startswith(inpage_dir) and "importlib" not in f.filename]
+    mine = [f for f in frames if files and _resolved(f.filename) in files]
+    own = mine or [f for f in frames if not _resolved(f.filename).startswith(inpage_dir) and "importlib" not in f.filename]
     frame = own[-1] if own else (frames[-1] if frames else None)
     where = f"{Path(frame.filename).name}, line {frame.lineno}, in {frame.name}" if frame else module
     message = " ".join(str(error).split())
     return UserCodeError(f"{where}: {type(error).__name__}{': ' + message if message else ''} (in {module}.{stage})")
+
+
+def _resolved(filename: str) -> str:
+    try:
+        return str(Path(filename).resolve())
+    except (OSError, ValueError):
+        return filename
+
+
+@contextlib.contextmanager
+def _user_output():
+    """Where the user's ``print`` goes: stderr, so that stdout stays the CLI's (``--json``). In the
+    page stderr reaches the browser's console."""
+    with contextlib.redirect_stdout(sys.stderr):
+        yield
+
+
+# What a declared RESULT's items must hold, per kind.
+RESULT_FIELDS = {"predictions": ("label", "score", "index"), "detections": ("label", "score", "box")}
 
 
 def to_jsonable(value: Any, where: str) -> Any:
@@ -141,6 +180,12 @@ class UserTask(Task):
         self.defaults = {**inner.defaults, **dict(getattr(module, "OPTIONS", {}) or {})}
         self.image_input = inner.image_input
         self.input_kind = inner.input_kind
+        self.result_kind = getattr(module, "RESULT", None)
+        if self.result_kind is not None and self.result_kind not in RESULT_FIELDS:
+            raise UserCodeError(f"{self.module_name}.RESULT is {self.result_kind!r}; it names what postprocess returns: one of {', '.join(RESULT_FIELDS)}, or leave it out")
+        source = getattr(module, "__file__", None)
+        folder = Path(source).resolve().parent if source and Path(source).name == "__init__.py" else None
+        self.files = tuple(str(p.resolve()) for p in folder.rglob("*.py")) if folder else ((_resolved(source),) if source else ())
 
     def options(self, given):
         own = {k: v for k, v in given.items() if k in self.inner.defaults}
@@ -148,7 +193,8 @@ class UserTask(Task):
         extra = {k: v for k, v in given.items() if k not in self.inner.defaults}
         unknown = sorted(set(extra) - set(self.defaults))
         if unknown:
-            return self.inner.options(given)  # raises, naming the unknown options and the known ones
+            known = ", ".join(sorted(self.defaults)) or "none"
+            raise InvalidArgumentError(f"{self.method}() got unknown option(s) {', '.join(unknown)}; it takes: {known}")
         options.update({k: v for k, v in self.defaults.items() if k not in self.inner.defaults})
         options.update(extra)
         return options
@@ -161,9 +207,10 @@ class UserTask(Task):
             return self.inner.prepare(sample, options, slot, batch)
         given = to_rgb(sample) if self.inner.image_input else sample
         try:
-            returned = self.user_pre(given, self.spec)
-        except Exception as exc:
-            raise user_error(exc, self.module_name, "preprocess") from None
+            with _user_output():
+                returned = self.user_pre(given, self.spec)
+        except (Exception, SystemExit) as exc:
+            raise user_error(exc, self.module_name, "preprocess", self.files) from None
         feeds, geometry = returned if isinstance(returned, tuple) and len(returned) == 2 else (returned, None)
         try:
             return convert_feeds(self.spec.inputs, feeds), geometry
@@ -174,18 +221,44 @@ class UserTask(Task):
         if self.user_post is None:
             return self.inner.finish(outputs, context, options)
         try:
-            result = self.user_post(outputs, context, self.spec, options)
-        except Exception as exc:
-            raise user_error(exc, self.module_name, "postprocess") from None
-        return to_jsonable(result, f"{self.module_name}.postprocess")
+            with _user_output():
+                result = self.user_post(outputs, context, self.spec, options)
+        except (Exception, SystemExit) as exc:
+            raise user_error(exc, self.module_name, "postprocess", self.files) from None
+        result = to_jsonable(result, f"{self.module_name}.postprocess")
+        if self.result_kind is not None:
+            self.check_result(result)
+        return result
+
+    def check_result(self, result: Any) -> None:
+        """A declared RESULT holds what its kind's readers need, or one line says what is missing."""
+        where = f"{self.module_name}.postprocess (RESULT = {self.result_kind!r})"
+        if not isinstance(result, list):
+            raise UserCodeError(f"{where} returned a {type(result).__name__}, not a list of {self.result_kind}")
+        for position, item in enumerate(result):
+            missing = [f for f in RESULT_FIELDS[self.result_kind] if not isinstance(item, dict) or f not in item]
+            if self.result_kind == "detections" and "index" in missing:
+                missing.remove("index")
+            if missing:
+                raise UserCodeError(f"{where}: item {position} has no {', '.join(missing)}")
 
     def payload(self, result):
         if self.user_post is None:
             return self.inner.payload(result)
         payload = {"result": result}
-        if self.inner.name == "detect" and isinstance(result, list) and all(isinstance(d, dict) and "box" in d for d in result):
+        detections = self.result_kind == "detections" or (
+            self.result_kind is None and self.inner.name == "detect" and isinstance(result, list)
+            and all(isinstance(d, dict) and "box" in d for d in result))
+        if detections:
             payload["detections"] = [{"label": "", "index": 0, "score": 0.0, "keypoints": None, **d} for d in result]
+        elif self.result_kind == "predictions":
+            payload["predictions"] = result
         return payload
+
+    def describe(self, result):
+        if self.result_kind == "predictions":
+            return [f"{p['score']:8.4f}  {p['label']}" for p in result]
+        return super().describe(result)
 
 
 def wrap_task(task: Task, module: ModuleType) -> Task:

@@ -70,6 +70,7 @@ def plan_entry(
     normalize: dict | None = None,
     resize: str | None = None,
     channel_order: str | None = None,
+    user_module: Path | None = None,
 ) -> Plan:
     """The manifest entry ``inpage add`` would write for the model at ``path`` (not yet hashed or copied).
     The task's own module recognises the file and writes its parts (see :mod:`inpage.tasks`)."""
@@ -79,7 +80,7 @@ def plan_entry(
     if info.zipmap_outputs:
         fixes.append("zipmap")
     model = ModelFile(file_name=path.name, name=name or path.stem, info=info, output=output, size=size, normalize=normalize,
-                      resize=resize, channel_order=channel_order)
+                      resize=resize, channel_order=channel_order, user_module=user_module.name if user_module else None)
     metadata = model.metadata
     if task is None:
         found = recognise_tasks(model)
@@ -224,7 +225,7 @@ def add_model(
             if "lists no models" not in str(exc):
                 raise ProjectError(f"cannot add to {manifest_path}: {exc}") from None
     info = inspect_model(model)
-    plan = plan_entry(model, info, name=name, task=task, labels=labels, output=output, **image_options)
+    plan = plan_entry(model, info, name=name, task=task, labels=labels, output=output, user_module=python, **image_options)
     entry = plan.entry
     name = entry["name"]
     if model_name_problem(name):

@@ -42,7 +42,13 @@ async function classifyNow(source) {
 
 function render(result) {
   const list = $('predictions');
-  list.replaceChildren(...result.predictions.map(({ label, score }) => {
+  if (!result.predictions) {
+    // A model whose own Python module returns something else (no RESULT = "predictions"): shown as it is.
+    const item = document.createElement('li');
+    item.className = 'raw';
+    item.textContent = JSON.stringify(result.result, (key, v) => (ArrayBuffer.isView(v) ? `${v.constructor.name}(${v.length})` : v), 1);
+    list.replaceChildren(item);
+  } else list.replaceChildren(...result.predictions.map(({ label, score }) => {
     const item = document.createElement('li');
     item.innerHTML = '<span class="label"></span><span class="score"></span><span class="bar"><span></span></span>';
     item.querySelector('.label').textContent = label;

@@ -8,7 +8,7 @@
 //   2. packages  Python is up; inpage is imported and wired to this worker (the `inpage_host` module)
 //   3. ready     calls are served; models load on first use, once, however many callers ask
 
-import { assetIndex, fetchBytes, verify, versionedUrl } from './assets.js';
+import { fetchBytes, verify, versionedUrl } from './assets.js';
 import { sha256Hex, siteRoot } from './config.js';
 import { toPythonSource } from './frames.js';
 import { createSession, currentSessionOptions, probeWebGpu, setSessionOptions, setThreads, warmUp } from './ort-host.js';
@@ -54,6 +54,8 @@ const emit = serve(self, {
   async python({ code }) {
     const { pyodide } = await ready();
     try {
+      // The site's packages the code imports (a project's python/ module, scipy, ...), loaded first.
+      await pyodide.loadPackagesFromImports(code, { messageCallback: () => {} });
       const value = await pyodide.runPythonAsync(code);
       const result = value?.toJs ? value.toJs({ dict_converter: Object.fromEntries }) : value;
       value?.destroy?.();
@@ -188,6 +190,18 @@ const host = {
     const { data } = tensor;
     return typeof Float16Array !== 'undefined' && data instanceof Float16Array ? new Uint16Array(data.buffer, data.byteOffset, data.length) : data;
   },
+  /**
+   * Load one of the site's Python packages (a project module's wheel, with what it imports from
+   * Pyodide's distribution) the first time a model needs it; Pyodide loads each package once.
+   */
+  async loadPackage(name) {
+    const { pyodide } = await ready();
+    const failures = [];
+    await pyodide.loadPackage([name], { messageCallback: () => {}, errorCallback: (line) => failures.push(line) });
+    if (!(name in pyodide.loadedPackages)) {
+      throw new InpageError('UserCodeError', failures.slice(-1)[0] || `${name} is not in this site's pyodide-lock.json; rebuild it with \`inpage build\``);
+    }
+  },
   /** Time `runs` calls of `session.run(feeds)`, in milliseconds each. */
   async timeRuns(session, feeds, runs) {
     const times = [];
@@ -216,7 +230,9 @@ const host = {
 async function boot(prefetch, threads) {
   setThreads(threads);
   progress('runtime', 'Loading the Python runtime (Pyodide) and onnxruntime-web…', 0.05);
-  const { packages = ['inpage'] } = await assetIndex();
+  // inpage itself loads now; the project's own Python packages (and what they import) load when a
+  // model or a runPython call first needs them, so a page pays only for what it uses.
+  const packages = ['inpage'];
   // Side by side with Pyodide's boot: onnxruntime-web compiles its WebAssembly and starts its
   // threads, and the page's models download. Neither needs Python.
   readManifest().catch(() => {});
@@ -236,6 +252,11 @@ async function boot(prefetch, threads) {
   const missing = packages.filter((name) => !(name in pyodide.loadedPackages));
   if (missing.length) throw await packageProblem(missing, problems);
   pyodide.registerJsModule('inpage_host', host);
+  // From here on, what Python prints (a user module's print, say) goes to the browser's console;
+  // nothing is kept, so a module that prints megabytes costs no memory here.
+  problems.length = 0;
+  pyodide.setStdout({ batched: (line) => console.log(`[python] ${line}`) });
+  pyodide.setStderr({ batched: (line) => console.warn(`[python] ${line}`) });
   let page;
   try {
     page = pyodide.pyimport('inpage._page');

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..adding import image_recipe
-from ..errors import ProjectError
+from ..errors import InferenceError, ProjectError
 from ..heads import get_head, guess_head, head_names
 from ..postprocess import batched_nms, box_iou
 from . import ImageTask, Judge, mean, positive_int, probability, register_task
@@ -151,7 +151,7 @@ class Detect(ImageTask):
 
     @classmethod
     def head_parameters(cls, spec):
-        return get_head(spec.head.get("type")).resolved(spec)
+        return get_head(spec.head["type"]).resolved(spec) if "type" in spec.head else None
 
     @classmethod
     def recognise(cls, model):
@@ -164,6 +164,13 @@ class Detect(ImageTask):
     def plan(cls, model):
         probe = model.probe_spec("detect")
         head_name = guess_head(probe)
+        if head_name is None and model.user_module:
+            # The user's postprocess decodes the outputs: no built-in head is needed, only the image recipe.
+            model.notes.append(f"head: none of inpage's matches; {model.user_module}'s postprocess decodes the outputs")
+            entry = {"labels": model.labels} if model.labels else {}
+            entry["image"] = image_recipe(model, {"resize": "letterbox", "channel_order": "RGB", "pad_value": 114,
+                                                  "normalize": {"mean": [0, 0, 0], "std": [1, 1, 1], "units": "0-1"}})
+            return entry
         if head_name is None:
             shapes = ", ".join(o.describe() for o in model.outputs)
             raise ProjectError(f"no detector head inpage knows ({', '.join(head_names())}) matches the outputs {shapes}; write a postprocess with --python, or use --task run")
@@ -178,12 +185,15 @@ class Detect(ImageTask):
 
     def __init__(self, spec):
         super().__init__(spec)
-        self.head = get_head(spec.head.get("type"))(spec)
+        # A user module's postprocess may decode a layout no head knows; then there is no head.
+        self.head = get_head(spec.head["type"])(spec) if "type" in spec.head or not spec.python else None
 
     @classmethod
     def check_spec(cls, spec):
+        if "type" not in spec.head and spec.python:
+            return []
         if "type" not in spec.head:
-            return ["head.type is missing; a detector needs its head's layout (one of the registered heads)"]
+            return ["head.type is missing; a detector needs its head's layout (one of the registered heads), or a --python postprocess"]
         return get_head(spec.head["type"]).check(spec)
 
     def check_options(self, options):
@@ -193,6 +203,8 @@ class Detect(ImageTask):
         return options
 
     def finish(self, outputs, transform, options):
+        if self.head is None:
+            raise InferenceError(f"model {self.spec.name!r} has no head to decode its outputs; its Python module's postprocess must")
         candidates = self.head.decode(outputs, options["score_threshold"])
         kept = batched_nms(candidates.boxes, candidates.scores, candidates.class_ids, options["iou_threshold"], options["max_detections"])
         frame_boxes = transform.boxes_to_frame(candidates.boxes[kept])

@@ -140,11 +140,12 @@ def runtime_complete(out: Path) -> bool:
     )
 
 
-def install_pyodide_wheels(lock_path: Path, destination: Path) -> int:
+def install_pyodide_wheels(lock_path: Path, destination: Path, names: list[str] = PYODIDE_PACKAGES) -> int:
+    """Pyodide's wheels of ``names`` and their dependencies, each checked against the lock, into ``destination``."""
     packages = json.loads(lock_path.read_text())["packages"]
     changed = 0
     destination.mkdir(parents=True, exist_ok=True)
-    for name in with_dependencies(packages, PYODIDE_PACKAGES):
+    for name in with_dependencies(packages, list(names)):
         entry = packages[name]
         target = destination / entry["file_name"]
         if target.exists() and sha256_of(target) == entry["sha256"]:

@@ -27,7 +27,7 @@ from inpage import __version__
 from inpage.errors import BuildError
 from inpage.usercode import module_name
 from .files import sha256_of
-from .runtime import with_dependencies
+from .runtime import install_pyodide_wheels, with_dependencies
 
 STATE = ".inpage-python"
 
@@ -80,7 +80,7 @@ def build_page_wheel(scratch: Path, digest: str) -> Path:
     return _hatch_wheel(stage, scratch)
 
 
-def build_user_wheel(scratch: Path, module: str, path: Path, digest: str) -> Path:
+def build_user_wheel(scratch: Path, module: str, path: Path, digest: str, needs: list[str] = ()) -> Path:
     """A wheel holding a user's module (a file or a package folder) under its own name."""
     stage = scratch / f"user-{module}"
     stage.mkdir(parents=True)
@@ -91,20 +91,23 @@ def build_user_wheel(scratch: Path, module: str, path: Path, digest: str) -> Pat
         shutil.copyfile(path, stage / f"{module}.py")
         include = [f"{module}.py"]
     project = f"inpage-user-{module.replace('_', '-')}"
-    (stage / "pyproject.toml").write_text(_pyproject(project, f"0.0.0+{digest[:12]}", ["inpage", "numpy", "pillow"], include))
+    (stage / "pyproject.toml").write_text(_pyproject(project, f"0.0.0+{digest[:12]}", ["inpage", "numpy", "pillow", *needs], include))
     return _hatch_wheel(stage, scratch)
 
 
-def check_user_module(module: str, path: Path, stdlib: set[str], available: set[str]) -> None:
-    """Fail the build if the user's module cannot import in the page: a syntax error, or an import of a
-    module that Pyodide's standard library and the site's packages do not have."""
+def check_user_module(module: str, path: Path, stdlib: set[str], available: set[str]) -> list[str]:
+    """Why the user's module cannot import in the page, one line per problem, every one of them: a
+    syntax error, or an import of a module that Pyodide's standard library and the site's packages
+    do not have."""
     files = sorted(path.rglob("*.py")) if path.is_dir() else [path]
     own = {module} | ({p.stem for p in files} if path.is_dir() else set())
+    problems = []
     for file in files:
         try:
             tree = ast.parse(file.read_text(encoding="utf-8"), filename=str(file))
         except SyntaxError as exc:
-            raise BuildError(f"{file.name}, line {exc.lineno}: {exc.msg}; fix it before building") from None
+            problems.append(f"{file.name}, line {exc.lineno}: {exc.msg}; fix it before building")
+            continue
         for node in ast.walk(tree):
             names = []
             if isinstance(node, ast.Import):
@@ -114,10 +117,12 @@ def check_user_module(module: str, path: Path, stdlib: set[str], available: set[
             for name in names:
                 top = name.split(".")[0]
                 if top not in stdlib and top not in available and top not in own:
-                    raise BuildError(
+                    problems.append(
                         f"{file.name}, line {node.lineno}: imports {top!r}, which the page's Python does not have "
-                        f"(it has the standard library, {', '.join(sorted(available))}); use numpy and Pillow instead"
+                        f"(it has the standard library, inpage, and the packages of Pyodide's distribution, such as numpy, "
+                        "Pillow, scipy, pandas and cv2); make it pure Python, or compute it another way"
                     )
+    return problems
 
 
 def pyodide_stdlib(out: Path) -> set[str]:
@@ -146,16 +151,23 @@ def build_python(out: Path, user_modules: list[tuple[str, Path]], official_lock:
     if current and state_file.exists() and state_file.read_text() == digest and (destination / "pyodide-lock.json").exists():
         return 0, packages
     stdlib = pyodide_stdlib(out)
-    available = {"inpage", "numpy", "PIL"}
-    for module, path in user_modules:
-        check_user_module(module, path, stdlib, available | {m for m, _ in user_modules})
+    # Any package of Pyodide's distribution may be imported (scipy, cv2, pandas, ...), by its import names.
+    distribution = pyodide_imports(official_lock)
+    available = {"inpage", "numpy", "PIL"} | set(distribution)
+    problems = [problem for module, path in user_modules for problem in check_user_module(module, path, stdlib, available | {m for m, _ in user_modules})]
+    if problems:
+        from .validate import ManifestProblems
+
+        raise ManifestProblems(problems)
+    needs = {module: sorted({distribution[name] for name in imported_names(path) if name in distribution} - {"numpy", "pillow"}) for module, path in user_modules}
+    changed = install_pyodide_wheels(official_lock, destination, [name for names in needs.values() for name in names])
     for old in current:
         old.unlink()
     with tempfile.TemporaryDirectory() as scratch_name:
         scratch = Path(scratch_name)
         wheels = [build_page_wheel(scratch, _digest(own_sources))]
         for module, path in user_modules:
-            wheels.append(build_user_wheel(scratch, module, path, _digest(user_sources([(module, path)]))))
+            wheels.append(build_user_wheel(scratch, module, path, _digest(user_sources([(module, path)])), needs[module]))
         targets = []
         for wheel in wheels:
             target = destination / wheel.name
@@ -164,7 +176,29 @@ def build_python(out: Path, user_modules: list[tuple[str, Path]], official_lock:
     write_lock(official_lock, targets, destination / "pyodide-lock.json", packages)
     state_file.parent.mkdir(parents=True, exist_ok=True)
     state_file.write_text(digest)
-    return len(targets) + 1, packages
+    return changed + len(targets) + 1, packages
+
+
+def pyodide_imports(official_lock: Path) -> dict[str, str]:
+    """Every top-level import name of Pyodide's distribution -> the lock's package that provides it."""
+    packages = json.loads(official_lock.read_text())["packages"]
+    return {name: package for package, entry in packages.items() for name in entry.get("imports", [])}
+
+
+def imported_names(path: Path) -> set[str]:
+    """The top-level modules a user's module (file or package) imports, read from its source."""
+    names = set()
+    for file in (sorted(path.rglob("*.py")) if path.is_dir() else [path]):
+        try:
+            tree = ast.parse(file.read_text(encoding="utf-8"))
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.split(".")[0])
+    return names
 
 
 def write_lock(official_lock: Path, wheels: list[Path], target: Path, roots: list[str]) -> None:
