@@ -9,6 +9,7 @@ the user's own post-processing module.
 
 import base64
 import json
+import time
 
 import numpy as np
 import pytest
@@ -39,6 +40,22 @@ def postprocess(outputs, geometry, spec, options):
             "spread": float(logits.max() - logits.min()) * options["gain"],
             "frame": [geometry.frame_width, geometry.frame_height],
             "logits": logits.astype(np.float32)}
+'''
+
+
+HANGING_MODULE = '''
+"""A postprocess that never returns when asked to, and prints a lot: hostile user code."""
+import numpy as np
+
+OPTIONS = {"hang": False, "chatter": 0}
+
+
+def postprocess(outputs, geometry, spec, options):
+    for _ in range(int(options["chatter"])):
+        print("x" * 1000)
+    while options["hang"]:
+        pass
+    return {"best": int(np.argmax(outputs["logits"][0]))}
 '''
 
 
@@ -74,6 +91,12 @@ def project(tmp_path_factory):
     add_model(expander, folder, task="run")
     add_model(splitter, folder, task="run")
     add_model(makers.strings_model(made / "words.onnx"), folder, task="run")
+    (folder / "hangs.py").write_text(HANGING_MODULE)
+    add_model(makers.classifier(made / "hang.onnx", seed=3), folder, name="hang", python=folder / "hangs.py", **SCALE)
+    manifest_path = folder / "models" / "manifest.json"
+    document = json.loads(manifest_path.read_text())
+    next(e for e in document["models"] if e["name"] == "hang")["python_time_limit_s"] = 1
+    manifest_path.write_text(json.dumps(document, indent=1))
     (folder / "smooth.py").write_text(SCIPY_MODULE)
     add_model(makers.classifier(made / "smooth.onnx", seed=7), folder, name="smooth", python=folder / "smooth.py", **SCALE)
     names = made / "iris-names.txt"
@@ -288,6 +311,24 @@ def test_a_users_module_on_scipy_runs_in_the_page_like_natively(site_page, proje
     np.testing.assert_allclose(result["result"]["smoothed"], expected["smoothed"], atol=1e-5)
 
 
+def test_user_code_that_never_returns_is_stopped_and_the_page_recovers(site_page, project):
+    photo = makers.png(np.full((30, 20, 3), (90, 40, 200), np.uint8))
+    started = time.monotonic()
+    message = site_page.page.evaluate(
+        """async (b64) => {
+            const blob = new Blob([Uint8Array.from(atob(b64), c => c.charCodeAt(0))], {type: 'image/png'});
+            return inpage.classify(blob, {model: 'hang', hang: true}).then(() => 'returned', (e) => `${e.name}: ${e.message}`);
+        }""",
+        base64.b64encode(photo).decode(),
+    )
+    assert message.startswith("UserCodeError: hangs.postprocess ran past its 1 s limit and was stopped"), message
+    assert time.monotonic() - started < 30
+    # The same model works again (printing 200 kB on the way), and so do other models.
+    expected = run(native(project, "hang").classify(photo))
+    assert blob_call(site_page.page, "classify", "hang", photo, {"chatter": 200})["result"] == expected
+    assert blob_call(site_page.page, "classify", "soft", photo)["predictions"]
+
+
 def test_tabular_labels_name_the_models_own_classes(site_page, project):
     rows = project["iris_rows"].tolist()
     result = site_page.page.evaluate("(rows) => inpage.predict('iris-named', rows)", rows)
@@ -317,7 +358,7 @@ def test_the_pages_offer_the_projects_models(site_page):
     cards = page.eval_on_selector_all(".model-card", "cards => cards.map(c => [c.dataset.model, c.querySelector('.task').textContent])")
     assert dict(cards) == {"iris": "tabular", "torchnet": "classify", "soft": "classify", "two": "classify", "mnist": "classify",
                            "yolo": "detect", "dtypes": "run", "mine": "classify", "expander": "run", "splitter": "run",
-                           "words": "run", "iris-named": "tabular", "smooth": "classify"}
+                           "words": "run", "iris-named": "tabular", "smooth": "classify", "hang": "classify"}
     iris = page.locator("[data-model='iris']")
     iris.locator(".row").fill("6.7, 3.0, 5.2, 2.3")
     iris.locator("button[type=submit]").click()
@@ -326,7 +367,7 @@ def test_the_pages_offer_the_projects_models(site_page):
     page.goto(site_page.base_url + "classify.html")
     page.wait_for_function("document.querySelectorAll('#model option').length > 0")
     offered = page.eval_on_selector_all("#model option", "options => options.map(o => o.value)")
-    assert offered == ["torchnet", "soft", "two", "mnist", "mine", "smooth"]
+    assert offered == ["torchnet", "soft", "two", "mnist", "mine", "hang", "smooth"]
     page.goto(site_page.base_url + "index.html")
     page.wait_for_function("document.querySelectorAll('#model option').length > 0")
     assert page.eval_on_selector_all("#model option", "options => options.map(o => o.value)") == ["yolo"]

@@ -149,6 +149,40 @@ def test_an_error_inside_numpy_names_the_users_line(tmp_path):
         run(run(load_model("mine", manifest=manifest)).classify((SAMPLES / "coffee.png").read_bytes()))
 
 
+HANGS = '''
+import numpy as np
+
+OPTIONS = {"hang": False}
+
+
+def postprocess(outputs, geometry, spec, options):
+    while options["hang"]:
+        pass
+    return {"best": int(np.argmax(outputs["logits"][0]))}
+'''
+
+
+def test_user_code_that_never_returns_is_stopped_and_the_model_works_after(tmp_path):
+    folder, manifest = project_with(tmp_path, HANGS, "classify")
+    path = folder / "models" / "manifest.json"
+    document = json.loads(path.read_text())
+    document["models"][0]["python_time_limit_s"] = 0.5
+    path.write_text(json.dumps(document))
+    model = run(load_model("mine", manifest=manifest))
+    photo = (SAMPLES / "coffee.png").read_bytes()
+    import time
+
+    started = time.perf_counter()
+    with pytest.raises(UserCodeError, match=r"^minetask.postprocess ran past its 0.5 s limit and was stopped; .*python_time_limit_s"):
+        run(model.classify(photo, hang=True))
+    assert time.perf_counter() - started < 10
+    assert set(run(model.classify(photo))) == {"best"}  # the next call works, and is not interrupted late
+    document["models"][0]["python_time_limit_s"] = 0
+    path.write_text(json.dumps(document))
+    with pytest.raises(Exception, match="python_time_limit_s must be a number of seconds above 0"):
+        run(load_model("mine", manifest=manifest))
+
+
 def test_serve_watches_a_module_at_the_project_root(tmp_path):
     from inpage_tools.cli import _watched
 

@@ -67,6 +67,14 @@ def default_manifest_location() -> str | None:
     return _side().default_manifest_location()
 
 
+def time_limit(seconds: float):
+    """A context manager that stops the Python code in it (the user's) once it has run ``seconds``,
+    raising :class:`~inpage.errors.UserCodeTimeout` in it. On CPython a watchdog thread raises it in
+    the running thread; in the page the main thread interrupts Pyodide (where the page is
+    cross-origin isolated; elsewhere there is no limit)."""
+    return _side().time_limit(seconds)
+
+
 async def load_python_package(name: str) -> None:
     """Make the site's Python package ``name`` importable (in the page: load its wheel and its
     dependencies now, the first time a model needs it; on CPython: nothing to do)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import platform
 import subprocess
@@ -184,6 +185,34 @@ def has_int8_dot_product() -> bool:
             return False
         return "AVX512VNNI" in features.upper().split()
     return False
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float):
+    import ctypes
+    import threading
+
+    from .errors import UserCodeTimeout
+
+    target = threading.get_ident()
+    done = threading.Event()
+    fired = []
+
+    def watchdog():
+        if not done.wait(seconds):
+            fired.append(True)
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(target), ctypes.py_object(UserCodeTimeout))
+
+    thread = threading.Thread(target=watchdog, name="inpage-user-code-limit", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+        if fired:
+            # Not raised yet (the user's code ended just in time): it must not surface later, elsewhere.
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(target), None)
 
 
 async def load_python_package(name: str) -> None:

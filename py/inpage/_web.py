@@ -22,6 +22,8 @@ browser's finalizers run far too late to keep a 30 fps loop's memory flat.
 
 from __future__ import annotations
 
+import contextlib
+
 import json
 from typing import Any
 
@@ -77,6 +79,20 @@ async def read_bytes(location: str) -> bytes:
     except JsException as exc:
         raise python_error(exc, ModelLoadError, f"cannot fetch {location}") from None
     return data.to_bytes()
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float):
+    # The worker writes the deadline where the main thread watches it; past it, the main thread sets
+    # Pyodide's interrupt buffer and Python raises KeyboardInterrupt at its next instruction.
+    host = _host()
+    host.userCodeStarted(seconds * 1000)
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise errors.UserCodeTimeout() from None
+    finally:
+        host.userCodeEnded()
 
 
 async def load_python_package(name: str) -> None:

@@ -48,6 +48,11 @@ class UserCodeError(InpageError):
     """A user's own pre- or post-processing module raised; the message names its file and line."""
 
 
+class UserCodeTimeout(BaseException):
+    """Raised inside a user's pre- or post-processing that ran past its time limit, to stop it
+    (a BaseException, so that the user's own ``except Exception`` cannot swallow it)."""
+
+
 class BuildError(InpageError):
     """The site cannot be built; the message names the file, model or tool at fault."""
 

@@ -311,6 +311,9 @@ def parse_entry(entry: dict, labels_text: str | None = None, position: int = 0) 
     python = checker.get("python", str, None)
     if python is not None and not python.endswith(".py") and "." in python.rsplit("/", 1)[-1]:
         raise checker.fail("python", f"must name a .py file or a package folder beside the manifest, not {python!r}")
+    time_limit = checker.get("python_time_limit_s", (int, float), ModelSpec.python_time_limit_s)
+    if not 0 < time_limit <= 3600:
+        raise checker.fail("python_time_limit_s", f"must be a number of seconds above 0 and at most 3600, not {time_limit!r}")
 
     variants = []
     for i, raw in enumerate(checker.get("variants", list, [])):
@@ -352,6 +355,7 @@ def parse_entry(entry: dict, labels_text: str | None = None, position: int = 0) 
         output=output,
         activation=activation,
         python=python,
+        python_time_limit_s=float(time_limit),
         variants=tuple(variants),
         description=checker.get("description", str, ""),
         default=bool(entry.get("default", False)),

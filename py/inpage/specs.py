@@ -102,6 +102,8 @@ class ModelSpec:
     output: str | None = None
     activation: str = "softmax"
     python: str | None = None
+    # How long the user's preprocess or postprocess may run, per call, before it is stopped.
+    python_time_limit_s: float = 5.0
     variants: tuple[Variant, ...] = ()
     description: str = ""
     default: bool = False

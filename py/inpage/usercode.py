@@ -51,7 +51,8 @@ from urllib.parse import unquote, urlparse
 
 import numpy as np
 
-from .errors import InpageError, InvalidArgumentError, UserCodeError
+from . import _backend
+from .errors import InpageError, InvalidArgumentError, UserCodeError, UserCodeTimeout
 from .image import to_rgb
 from .specs import ModelSpec
 from .tasks import Task
@@ -78,8 +79,6 @@ async def load_user_module(spec: ModelSpec, manifest: str) -> ModuleType:
     name = module_name(spec.python)
     if IN_BROWSER:
         # The module's wheel (and what it imports: scipy, cv2, ...) loads now, when a model needs it.
-        from . import _backend
-
         await _backend.load_python_package(f"inpage-user-{name.replace('_', '-')}")
         try:
             with _user_output():
@@ -207,8 +206,10 @@ class UserTask(Task):
             return self.inner.prepare(sample, options, slot, batch)
         given = to_rgb(sample) if self.inner.image_input else sample
         try:
-            with _user_output():
+            with _user_output(), _backend.time_limit(self.spec.python_time_limit_s):
                 returned = self.user_pre(given, self.spec)
+        except UserCodeTimeout:
+            raise self.timed_out("preprocess") from None
         except (Exception, SystemExit) as exc:
             raise user_error(exc, self.module_name, "preprocess", self.files) from None
         feeds, geometry = returned if isinstance(returned, tuple) and len(returned) == 2 else (returned, None)
@@ -221,14 +222,21 @@ class UserTask(Task):
         if self.user_post is None:
             return self.inner.finish(outputs, context, options)
         try:
-            with _user_output():
+            with _user_output(), _backend.time_limit(self.spec.python_time_limit_s):
                 result = self.user_post(outputs, context, self.spec, options)
+        except UserCodeTimeout:
+            raise self.timed_out("postprocess") from None
         except (Exception, SystemExit) as exc:
             raise user_error(exc, self.module_name, "postprocess", self.files) from None
         result = to_jsonable(result, f"{self.module_name}.postprocess")
         if self.result_kind is not None:
             self.check_result(result)
         return result
+
+    def timed_out(self, stage: str) -> UserCodeError:
+        limit = f"{self.spec.python_time_limit_s:g}"
+        return UserCodeError(f"{self.module_name}.{stage} ran past its {limit} s limit and was stopped; make it faster, "
+                             f"or raise python_time_limit_s in model {self.spec.name!r}'s manifest entry")
 
     def check_result(self, result: Any) -> None:
         """A declared RESULT holds what its kind's readers need, or one line says what is missing."""

@@ -90,10 +90,25 @@ async function boot() {
   const cache = await cacheLayer();
   if (reloadForIsolation(cache)) await new Promise(() => {}); // the page is reloading: nothing more starts here
   const prefetch = prefetchTasks.map((task) => SITE.defaults[task]).filter(Boolean);
-  const { threads, sessionOptions } = await client.request('boot', {
+  const { threads, sessionOptions, watchdog } = await client.request('boot', {
     prefetch, provider: settings.provider, variant: settings.variant, threads: settings.threads, sessionOptions: settings.sessionOptions,
   });
-  return { cache, threads, sessionOptions };
+  if (watchdog) watchUserCode(watchdog);
+  return { cache, threads, sessionOptions, userCodeLimits: Boolean(watchdog) };
+}
+
+/**
+ * Stop a user's preprocess or postprocess that runs past its limit: the worker cannot, being busy
+ * running it, so the main thread watches the deadline the worker shares and interrupts Python.
+ */
+function watchUserCode({ interrupt, deadline }) {
+  setInterval(() => {
+    const due = Atomics.load(deadline, 0);
+    if (due > 0n && BigInt(Date.now()) > due) {
+      Atomics.store(deadline, 0, 0n);
+      Atomics.store(interrupt, 0, 2); // SIGINT: KeyboardInterrupt at Python's next instruction
+    }
+  }, 100);
 }
 
 const booting = boot();

@@ -16,6 +16,12 @@ import { InpageError, serve } from './protocol.js';
 import SITE from '../tasks.json' with { type: 'json' };
 
 const manifestUrl = new URL('models/manifest.json', siteRoot).href;
+// Pyodide's interrupt buffer ([0] = 2 raises KeyboardInterrupt in Python) and the deadline (Date.now()
+// ms) of the user code running now, 0 when none: shared with the main thread, which is free to act
+// while Python is busy here.
+const watchdog = globalThis.crossOriginIsolated
+  ? { interrupt: new Int32Array(new SharedArrayBuffer(4)), deadline: new BigInt64Array(new SharedArrayBuffer(8)) }
+  : null;
 // Model downloads started ahead of need, by URL; each is handed out once, then forgotten.
 const prefetched = new Map();
 let booted = null;
@@ -26,7 +32,9 @@ const emit = serve(self, {
     booted ??= boot({ names: prefetch, provider, variant }, threads);
     await booted;
     // The page reports these (window.inpage.threads): the thread rule applied here, in the worker.
-    return { result: { threads: setThreads(threads), sessionOptions: currentSessionOptions() } };
+    // The user-code watchdog's shared memory: the page's main thread watches the deadline and
+    // interrupts Python past it (only where SharedArrayBuffer exists: a cross-origin isolated page).
+    return { result: { threads: setThreads(threads), sessionOptions: currentSessionOptions(), watchdog } };
   },
   async manifest() {
     return { result: await readManifest() };
@@ -202,6 +210,18 @@ const host = {
       throw new InpageError('UserCodeError', failures.slice(-1)[0] || `${name} is not in this site's pyodide-lock.json; rebuild it with \`inpage build\``);
     }
   },
+  /** The user's preprocess or postprocess starts; it may run `limitMs` before the main thread stops it. */
+  userCodeStarted(limitMs) {
+    if (!watchdog) return;
+    Atomics.store(watchdog.interrupt, 0, 0);
+    Atomics.store(watchdog.deadline, 0, BigInt(Math.round(Date.now() + limitMs)));
+  },
+  /** It ended (returned, raised or was stopped): nothing to watch, and no interrupt left pending. */
+  userCodeEnded() {
+    if (!watchdog) return;
+    Atomics.store(watchdog.deadline, 0, 0n);
+    Atomics.store(watchdog.interrupt, 0, 0);
+  },
   /** Time `runs` calls of `session.run(feeds)`, in milliseconds each. */
   async timeRuns(session, feeds, runs) {
     const times = [];
@@ -252,6 +272,7 @@ async function boot(prefetch, threads) {
   const missing = packages.filter((name) => !(name in pyodide.loadedPackages));
   if (missing.length) throw await packageProblem(missing, problems);
   pyodide.registerJsModule('inpage_host', host);
+  if (watchdog) pyodide.setInterruptBuffer(watchdog.interrupt);
   // From here on, what Python prints (a user module's print, say) goes to the browser's console;
   // nothing is kept, so a module that prints megabytes costs no memory here.
   problems.length = 0;
