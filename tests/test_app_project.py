@@ -44,13 +44,14 @@ def app(tmp_path_factory):
     assert "inpage add" in made.stdout and "inpage serve" in made.stdout
     folder = root / "myapp"
     assert {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()} == {
-        "README.md", "pages/index.html", "pages/app.js", "pages/app.css", "python/README.md"}
+        "README.md", "pages/index.html", "pages/app.js", "pages/app.css", "pages/elements.html", "python/README.md"}
     assert (folder / "models").is_dir()
     model = makers.classifier(tmp_path_factory.mktemp("made") / "colours.onnx", softmax=True)
     # Hostile labels: shown as text, never markup, on the app's page.
     labels = folder.parent / "labels.txt"
     labels.write_text("<img src=x onerror=window.pwned=1>\n<script>window.pwned=2</script>\n<b>bold</b>\n&amp;\n")
     inpage("add", model, "--labels", labels, "--mean", "0", "--std", "255", "--units", "0-255", "--resize", "stretch", cwd=folder)
+    inpage("add", makers.yolo_v8(folder.parent / "yolo.onnx", names=["<b>cat</b>", "dog", "bird"]), "--name", "boxes", cwd=folder)
     page = folder / "pages" / "index.html"
     page.write_text(page.read_text().replace("<h1>myapp</h1>", "<h1>myapp</h1>\n  <p id='mine'>edited by its author</p>"))
     (folder / "pages" / "about").mkdir()
@@ -139,7 +140,8 @@ def test_on_a_plain_static_host_under_a_sub_path_it_gets_threads_after_one_reloa
         assert [p["index"] for p in reply["predictions"]] == [p.index for p in native]
         np.testing.assert_allclose([p["score"] for p in reply["predictions"]], [p.score for p in native], atol=1e-4)
         # The scaffold's own page works: it lists the model and classifies a picture through its form.
-        page.wait_for_function("document.querySelectorAll('#model option').length === 1")
+        page.wait_for_function("document.querySelectorAll('#model option').length === 2")  # the classifier and the detector
+        page.select_option("#model", "colours")
         page.locator("#file").set_input_files(files=[{"name": "c.png", "mimeType": "image/png", "buffer": png(colour)}])
         page.wait_for_function("document.querySelector('#result').textContent.includes('predictions')")
         assert json.loads(page.locator("#result").inner_text())["predictions"][0]["index"] == native[0].index
@@ -174,3 +176,37 @@ def test_without_a_service_worker_the_page_still_starts_and_names_the_headers(st
         assert errors == []
     finally:
         context.close()
+
+
+def test_the_drop_in_elements_show_results_as_text_and_fire_events(app, tmp_path, browser):
+    from conftest import Server
+
+    server = Server(app / "bare")
+    session = PageSession(browser, server.url, permissions=["camera"])
+    try:
+        page = session.open("elements.html", wait_ready=False)
+        page.wait_for_function("customElements.get('inpage-image') && window.inpage")
+        page.evaluate("""() => { window.results = []; document.addEventListener('inpage-result', (e) => results.push(e.detail)); }""")
+        # A picture in: the default image model (the classifier), its labels shown as text.
+        page.locator("inpage-image input[type=file]").set_input_files(files=[{"name": "c.png", "mimeType": "image/png", "buffer": png((200, 60, 30))}])
+        page.wait_for_function("results.length >= 1", timeout=60_000)
+        first = page.evaluate("results[0]")
+        assert first["model"] == "colours" and len(first["predictions"]) == 4
+        items = page.eval_on_selector("inpage-image", "e => [...e.shadowRoot.querySelectorAll('[part=result] li')].map(li => li.textContent)")
+        assert len(items) == 4 and any("<img src=x onerror=window.pwned=1>" in text for text in items)
+        assert page.eval_on_selector("inpage-image", "e => e.shadowRoot.querySelectorAll('[part=result] img, [part=result] b, [part=result] script').length") == 0
+        # The camera live, with the detector's overlay, one result event per frame.
+        page.evaluate("document.querySelector('inpage-camera').setAttribute('model', 'boxes')")
+        page.locator("inpage-camera button.start").click()
+        page.wait_for_function("results.filter(r => r.detections).length >= 3", timeout=60_000)
+        assert page.eval_on_selector("inpage-camera", "e => e.shadowRoot.querySelector('.fps').textContent").endswith("fps")
+        page.locator("inpage-camera button.stop").click()
+        # A model of the wrong task is one line on the element and an error event, nothing thrown at the page.
+        page.evaluate("document.querySelector('inpage-camera').setAttribute('model', 'colours')")
+        page.locator("inpage-camera button.start").click()
+        page.wait_for_function("document.querySelector('inpage-camera').shadowRoot.querySelector('[part=status]').textContent.includes('TaskMismatchError')")
+        assert page.evaluate("window.pwned") is None
+        assert session.page_errors == [] and session.foreign_requests() == []
+    finally:
+        session.close()
+        server.stop()
