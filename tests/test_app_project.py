@@ -61,6 +61,16 @@ def app(tmp_path_factory):
     return folder
 
 
+def test_a_new_project_runs_the_demo_models_until_it_has_its_own(tmp_path):
+    from conftest import SAMPLES
+
+    inpage("new", "fresh", cwd=tmp_path)
+    result = inpage("estimate-pose", SAMPLES / "astronaut.png", "--json", cwd=tmp_path / "fresh")
+    assert json.loads(result.stdout)["model"] == "movenet-lightning"
+    result = inpage("segment", SAMPLES / "missing.png", cwd=tmp_path / "fresh", check=False)
+    assert result.returncode == 1 and result.stderr.strip() == f"inpage: no such file: {SAMPLES / 'missing.png'}"
+
+
 def test_new_refuses_a_folder_in_use_and_a_name_that_is_markup(tmp_path):
     (tmp_path / "taken").mkdir()
     (tmp_path / "taken" / "notes.txt").write_text("mine")

@@ -52,10 +52,13 @@ def _project(args) -> Path | None:
 
 
 def _manifest(args) -> str | None:
+    """The manifest a command reads: --manifest, else the project's, else None (inpage's demo models,
+    which a new project without models of its own also runs on)."""
     if getattr(args, "manifest", None):
         return args.manifest
     project = _project(args)
-    return str(project / "models" / "manifest.json") if project else None
+    manifest = project / "models" / "manifest.json" if project else None
+    return str(manifest) if manifest is not None and manifest.is_file() else None
 
 
 def _build(out: Path, project: Path | None, quiet: bool = False, demo: bool = True) -> int:
