@@ -76,7 +76,7 @@ def test_add_build_serve_in_an_empty_folder(installed, tmp_path, browser):
     assert "iris" in listing and "colours" in listing
 
     built = inpage(installed, "build", "--out", "site", cwd=folder, env=env)
-    assert "built site from the models of" in built.stdout
+    assert "built site from the project" in built.stdout
     assert (folder / "site" / "pyodide" / "pyodide.asm.wasm").is_file() and (folder / "site" / "models" / "iris.onnx").is_file()
     # The same site as static files: every file the asset index lists is there.
     index = json.loads((folder / "site" / "assets.json").read_text())
