@@ -54,6 +54,10 @@ def app(tmp_path_factory):
     inpage("add", makers.yolo_v8(folder.parent / "yolo.onnx", names=["<b>cat</b>", "dog", "bird"]), "--name", "boxes", cwd=folder)
     page = folder / "pages" / "index.html"
     page.write_text(page.read_text().replace("<h1>myapp</h1>", "<h1>myapp</h1>\n  <p id='mine'>edited by its author</p>"))
+    # A pure-Python wheel from PyPI, pinned in python/requirements.txt, used by a page-side module.
+    (folder / "python" / "requirements.txt").write_text("# what the page's Python needs beyond Pyodide's own\npython-dateutil==2.9.0.post0\n")
+    (folder / "python" / "dates.py").write_text(
+        "from dateutil import parser\n\n\ndef when(text):\n    return parser.parse(text).isoformat()\n")
     (folder / "pages" / "about").mkdir()
     (folder / "pages" / "about" / "index.html").write_text("<!doctype html><title>About</title><p>about us</p>")
     inpage("build", "--out", "site", cwd=folder)
@@ -69,6 +73,14 @@ def test_a_new_project_runs_the_demo_models_until_it_has_its_own(tmp_path):
     assert json.loads(result.stdout)["model"] == "movenet-lightning"
     result = inpage("segment", SAMPLES / "missing.png", cwd=tmp_path / "fresh", check=False)
     assert result.returncode == 1 and result.stderr.strip() == f"inpage: no such file: {SAMPLES / 'missing.png'}"
+
+
+def test_requirements_must_be_pinned(tmp_path):
+    inpage("new", "loose", cwd=tmp_path)
+    (tmp_path / "loose" / "python" / "requirements.txt").write_text("python-dateutil\n")
+    result = inpage("build", "--out", "site", cwd=tmp_path / "loose", check=False)
+    assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1
+    assert "python/requirements.txt, line 1: 'python-dateutil' is not name==version" in result.stderr
 
 
 def test_new_refuses_a_folder_in_use_and_a_name_that_is_markup(tmp_path):
@@ -157,6 +169,8 @@ def test_on_a_plain_static_host_under_a_sub_path_it_gets_threads_after_one_reloa
         assert json.loads(page.locator("#result").inner_text())["predictions"][0]["index"] == native[0].index
         assert json.loads(page.locator("#result").inner_text())["predictions"][0]["label"] == native[0].label
         assert page.evaluate("window.pwned") is None and page.locator("#result img, #result script, #result b").count() == 0
+        # The project's own python/ module, on a wheel from PyPI (and six, which it needs, from Pyodide's).
+        assert page.evaluate("inpage.runPython('import dates; dates.when(\\'2 December 2026, 3:30 pm\\')')") == "2026-12-02T15:30:00"
         # A second visit stays isolated with no reload, and nothing left the site's origin.
         page.reload()
         page.wait_for_function("window.inpage !== undefined")

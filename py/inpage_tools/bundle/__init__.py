@@ -223,7 +223,9 @@ def build_site(out: Path, project: Path | None = None, steps: tuple[str, ...] = 
     packages_file = _state(out, "packages.json")
     if "python" in steps:
         modules = user_module_entries(checked.entries, models_dir, project_python(project))
-        changed, packages = build_python(out, modules, npm_package("pyodide") / "pyodide-lock.json")
+        requirements = project_python(project) / "requirements.txt" if project_python(project) else None
+        changed, packages = build_python(out, modules, npm_package("pyodide") / "pyodide-lock.json",
+                                         requirements if requirements is not None and requirements.is_file() else None)
         packages_file.parent.mkdir(parents=True, exist_ok=True)
         packages_file.write_text(json.dumps(packages))
         log.step("python", changed)

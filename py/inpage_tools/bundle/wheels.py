@@ -135,17 +135,18 @@ def pyodide_stdlib(out: Path) -> set[str]:
     return names
 
 
-def build_python(out: Path, user_modules: list[tuple[str, Path]], official_lock: Path) -> tuple[int, list[str]]:
+def build_python(out: Path, user_modules: list[tuple[str, Path]], official_lock: Path, requirements: Path | None = None) -> tuple[int, list[str]]:
     """Build inpage's page wheel and the user wheels into ``out/pyodide``, and write the lock file.
 
-    ``user_modules`` is ``[(module name, path), ...]``. Returns the files changed and the names of
-    the packages the page loads.
+    ``user_modules`` is ``[(module name, path), ...]``; ``requirements`` the project's
+    ``python/requirements.txt`` of pinned pure-Python wheels from PyPI. Returns the files changed and
+    the names of the packages the page loads.
     """
     destination = out / "pyodide"
     destination.mkdir(parents=True, exist_ok=True)
     own_sources = page_sources()
     state_file = out / ".inpage" / STATE
-    digest = _digest(own_sources + user_sources(user_modules))
+    digest = _digest(own_sources + user_sources(user_modules) + ([requirements] if requirements else []))
     packages = ["inpage"] + [f"inpage-user-{m.replace('_', '-')}" for m, _ in user_modules]
     current = sorted(destination.glob("inpage*.whl"))
     if current and state_file.exists() and state_file.read_text() == digest and (destination / "pyodide-lock.json").exists():
@@ -153,19 +154,22 @@ def build_python(out: Path, user_modules: list[tuple[str, Path]], official_lock:
     stdlib = pyodide_stdlib(out)
     # Any package of Pyodide's distribution may be imported (scipy, cv2, pandas, ...), by its import names.
     distribution = pyodide_imports(official_lock)
-    available = {"inpage", "numpy", "PIL"} | set(distribution)
+    pypi_wheels = fetch_requirements(requirements, official_lock) if requirements else {}
+    pypi_imports = {name: package for package, wheel in pypi_wheels.items() for name in wheel_top_level(wheel)}
+    available = {"inpage", "numpy", "PIL"} | set(distribution) | set(pypi_imports)
     problems = [problem for module, path in user_modules for problem in check_user_module(module, path, stdlib, available | {m for m, _ in user_modules})]
     if problems:
         from .validate import ManifestProblems
 
         raise ManifestProblems(problems)
-    needs = {module: sorted({distribution[name] for name in imported_names(path) if name in distribution} - {"numpy", "pillow"}) for module, path in user_modules}
-    changed = install_pyodide_wheels(official_lock, destination, [name for names in needs.values() for name in names])
+    provided = {**distribution, **pypi_imports}
+    needs = {module: sorted({provided[name] for name in imported_names(path) if name in provided} - {"numpy", "pillow"}) for module, path in user_modules}
+    changed = install_pyodide_wheels(official_lock, destination, [name for names in needs.values() for name in names if name not in pypi_wheels])
     for old in current:
         old.unlink()
     with tempfile.TemporaryDirectory() as scratch_name:
         scratch = Path(scratch_name)
-        wheels = [build_page_wheel(scratch, _digest(own_sources))]
+        wheels = [build_page_wheel(scratch, _digest(own_sources)), *pypi_wheels.values()]
         for module, path in user_modules:
             wheels.append(build_user_wheel(scratch, module, path, _digest(user_sources([(module, path)])), needs[module]))
         targets = []
@@ -174,9 +178,62 @@ def build_python(out: Path, user_modules: list[tuple[str, Path]], official_lock:
             shutil.copyfile(wheel, target)
             targets.append(target)
     write_lock(official_lock, targets, destination / "pyodide-lock.json", packages)
+    # What the PyPI wheels need from Pyodide's distribution (python-dateutil needs six) ships too.
+    written = json.loads((destination / "pyodide-lock.json").read_text())["packages"]
+    official = json.loads(official_lock.read_text())["packages"]
+    changed += install_pyodide_wheels(official_lock, destination, [n for n, e in written.items() if n in official and not (destination / e["file_name"]).exists()])
     state_file.parent.mkdir(parents=True, exist_ok=True)
     state_file.write_text(digest)
     return changed + len(targets) + 1, packages
+
+
+def fetch_requirements(requirements: Path, official_lock: Path) -> dict[str, Path]:
+    """The project's pinned pure-Python wheels (``name==version`` a line, ``--hash=sha256:...`` optional),
+    by package name, fetched with pip from the configured index into the cache. pip checks each
+    download against the index's sha256, and against the line's own ``--hash`` where it gives one.
+    A package of Pyodide's distribution comes from there instead, as any import of it does."""
+    distribution = json.loads(official_lock.read_text())["packages"]
+    wheels: dict[str, Path] = {}
+    for number, raw in enumerate(requirements.read_text(encoding="utf-8").splitlines(), 1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        match = re.fullmatch(r"([A-Za-z0-9][A-Za-z0-9._-]*)==([A-Za-z0-9.+!_-]+)(\s+--hash=sha256:[0-9a-fA-F]{64})*", line)
+        if not match:
+            raise BuildError(f"python/requirements.txt, line {number}: {line!r} is not name==version; pin each wheel exactly (a --hash=sha256:... may follow)")
+        name = re.sub(r"[-_.]+", "-", match.group(1)).lower()
+        if name in distribution:
+            continue  # Pyodide's own build of it, checked against its lock like numpy
+        folder = resources.cache_dir() / "pypi"
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as pinned:
+            pinned.write(line + "\n")
+        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--platform", "any", "--abi", "none",
+                   "--implementation", "py", "--python-version", "3.12", "--dest", str(folder), "-r", pinned.name, "--quiet"]
+        try:
+            result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+        finally:
+            Path(pinned.name).unlink(missing_ok=True)
+        if result.returncode != 0:
+            why = (result.stderr.strip().splitlines() or ["no reason given"])[-1]
+            raise BuildError(f"python/requirements.txt, line {number}: no pure-Python wheel of {match.group(1)}=={match.group(2)} could be fetched ({why}); the page can only use wheels that are py3-none-any")
+        wanted = re.sub(r"[-_.]+", "_", match.group(1)).lower()
+        found = [w for w in folder.glob("*.whl") if w.name.lower().startswith(f"{wanted}-{match.group(2).lower()}-")]
+        if not found:
+            raise BuildError(f"python/requirements.txt, line {number}: pip fetched no wheel of {match.group(1)}=={match.group(2)}")
+        wheels[name] = found[0]
+    return wheels
+
+
+def wheel_top_level(wheel: Path) -> set[str]:
+    """The top-level modules a wheel installs, from its file list."""
+    names = set()
+    for member in zipfile.ZipFile(wheel).namelist():
+        top = member.split("/")[0]
+        if top.endswith((".dist-info", ".data")):
+            continue
+        names.add(top[:-3] if top.endswith(".py") else top)
+    return names
 
 
 def pyodide_imports(official_lock: Path) -> dict[str, str]:
@@ -209,7 +266,10 @@ def write_lock(official_lock: Path, wheels: list[Path], target: Path, roots: lis
     except ImportError:
         raise BuildError("the build needs pyodide-lock: pip install 'pyodide-lock==0.1.2' pkginfo") from None
     spec = add_wheels_to_spec(PyodideLockSpec.from_json(official_lock), wheels, base_path=target.parent)
-    keep = set(with_dependencies({k: v.model_dump() for k, v in spec.packages.items()}, roots))
+    try:
+        keep = set(with_dependencies({k: v.model_dump() for k, v in spec.packages.items()}, roots))
+    except BuildError as exc:
+        raise BuildError(f"{exc}; if a wheel of python/requirements.txt needs it, add it there, pinned (name==version)") from None
     spec.packages = {name: package for name, package in spec.packages.items() if name in keep}
     spec.to_json(target)
     for wheel in wheels:
