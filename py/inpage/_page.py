@@ -33,7 +33,6 @@ _loads: dict[tuple[str, str, str | None], asyncio.Task] = {}
 warm_up_failures: dict[str, str] = {}
 
 
-
 def _option_names() -> dict[str, str]:
     """Every task's options, JavaScript's spelling -> Python's (topK -> top_k)."""
     return {camel_case(option): option for name in task_names() for option in get_task(name).defaults}

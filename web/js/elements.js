@@ -226,12 +226,12 @@ class InpageCamera extends InpageElement {
     const times = [];
     const options = { model: model.name, ...optionsOf(this, task) };
     while (this.running) {
-      if (video.readyState < 2 || video.srcObject?.getVideoTracks().every((t) => t.readyState === 'ended')) {
-        if (video.srcObject && video.srcObject.getVideoTracks().every((t) => t.readyState === 'ended')) {
-          this.stop();
-          this.fail(new inpage.InpageError('CameraError', 'the camera went away; start it again'));
-          return;
-        }
+      if (video.srcObject?.getVideoTracks().every((t) => t.readyState === 'ended')) {
+        this.stop();
+        this.fail(new inpage.InpageError('CameraError', 'the camera went away; start it again'));
+        return;
+      }
+      if (video.readyState < 2) {
         await new Promise((resolve) => setTimeout(resolve, 50));
         continue;
       }

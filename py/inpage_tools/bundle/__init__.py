@@ -222,8 +222,9 @@ def build_site(out: Path, project: Path | None = None, steps: tuple[str, ...] = 
         log.step("runtime", build_runtime(out))
     packages_file = _state(out, "packages.json")
     if "python" in steps:
-        modules = user_module_entries(checked.entries, models_dir, project_python(project))
-        requirements = project_python(project) / "requirements.txt" if project_python(project) else None
+        python_dir = project_python(project)
+        modules = user_module_entries(checked.entries, models_dir, python_dir)
+        requirements = python_dir / "requirements.txt" if python_dir else None
         changed, packages = build_python(out, modules, npm_package("pyodide") / "pyodide-lock.json",
                                          requirements if requirements is not None and requirements.is_file() else None)
         packages_file.parent.mkdir(parents=True, exist_ok=True)
