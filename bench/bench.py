@@ -18,7 +18,9 @@ What it measures, all on this machine in one go, so the ratios compare like with
   tasks (PerformanceObserver 'longtask');
 * **first and repeat visit** of the webcam page in one browser profile: time to the first result
   and bytes on the wire (the dev server's access log);
-* **accuracy** of each variant against its fp32 base, from the reports ``inpage optimize`` wrote.
+* **accuracy** of each variant against its fp32 base, from the reports ``inpage optimize`` wrote;
+* **text** (bench/text_bench.py): tokenizing and embedding sentences natively and in the page, and
+  Hugging Face's ``tokenizers`` natively.
 
 ``--keep-variants`` records in models/manifest.json, per variant, the providers it won on (at least
 10% faster than the base, same input size, accuracy report accepted): the page then picks it.
@@ -51,6 +53,8 @@ sys.path.insert(0, str(ROOT / "py"))  # the checkout's packages, installed or no
 from inpage_tools.harness import CHROMIUM, QUIET_FLAGS, Server, build  # noqa: E402
 from inpage_tools.y4m import fit_photo, photo_frames, write_y4m  # noqa: E402
 from inpage.tasks import get_task, task_names  # noqa: E402
+from text_bench import run_text_bench  # noqa: E402
+from text_bench import table as text_table  # noqa: E402
 
 MANIFEST = ROOT / "models" / "manifest.json"
 # The image tasks whose variants the optimiser judges, each by its JavaScript method name.
@@ -219,18 +223,18 @@ def bench_live_loop(browser, url: str, seconds: float, models: list[str], query:
         timings = page.evaluate(f"inpageDemo.history.slice(-{max(frames, 1)})")
         long_tasks = page.evaluate("benchLongTasks")
         variant = page.evaluate("inpageDemo.last.variant")
-        # The API back to back on the same video, still playing on the page: the page's loop is
-        # ended (its generation moves on) but the camera and the video stay as they were.
-        page.evaluate("inpageDemo.generation += 1; inpageDemo.running = false")
+        # The API back to back on the same video, still playing on the page: the camera element's
+        # loop is ended but the camera and the video stay as they were.
+        page.evaluate("inpageDemo.running = false")
         api = page.evaluate(f"""async () => {{
-            const video = document.querySelector('#video');
+            const video = document.querySelector('inpage-camera').shadowRoot.querySelector('video');
             const method = {json.dumps(METHODS)}[(await inpage.models()).find((m) => m.name === '{name}').task];
             for (let i = 0; i < 3; i++) await inpage.call(method, video, {{model: '{name}'}});
             const started = performance.now(); let n = 0;
             while (performance.now() - started < {seconds * 1000 / 2}) {{ await inpage.call(method, video, {{model: '{name}'}}); n++; }}
             return n / ((performance.now() - started) / 1000);
         }}""")
-        page.evaluate("document.querySelector('#stop').click()")
+        page.click("#stop")
         results[name] = {
             "variant": variant,
             "fps": frames / seconds,
@@ -409,6 +413,8 @@ def tables(report: dict) -> str:
             continue
         kept = ", ".join(p for p, v in report["kept_variants"].get(config["model"], {}).items() if v == config["variant"]) or "–"
         lines.append(f"| {config['model']} | {config['variant']} | {accuracy_summary(config.get('report', {}))} | {kept} |")
+    if "text" in report:
+        lines.append(text_table(report["text"]))
     return "\n".join(lines) + "\n"
 
 
@@ -497,6 +503,8 @@ def main() -> int:
                 print("live loop …", flush=True)
                 live_models = [m for m in LIVE_MODELS if any(c["model"] == m for c in configs)]
                 report["live_loop"] = bench_live_loop(browser, server.url, args.loop_seconds, live_models)
+                print("text …", flush=True)
+                report["text"] = run_text_bench(browser, server.url, 3)
                 report["machine"] = {"cpus": os.cpu_count(), "platform": platform.platform(), "chromium": f"Chromium {browser.version}"}
                 browser.close()
                 print("first and repeat visit …", flush=True)

@@ -288,3 +288,103 @@ def strings_model(path: Path) -> Path:
     )
     opsets = [helper.make_opsetid("", 17), helper.make_opsetid("ai.onnx.ml", 4)]
     return _save(helper.make_model(graph, opset_imports=opsets), path)
+
+
+# ---- text models -----------------------------------------------------------------------------------
+
+MINILM = Path(__file__).resolve().parents[1] / "models" / "all-minilm-l6-v2"
+
+
+def reference_ids(texts, max_length: int, tokenizer: Path | None = None) -> list[list[int]]:
+    """The ids Hugging Face's ``tokenizers`` library gives (the reference), cut at ``max_length``, unpadded."""
+    from tokenizers import Tokenizer
+
+    reference = Tokenizer.from_file(str(tokenizer or MINILM / "tokenizer.json"))
+    reference.enable_truncation(max_length)
+    reference.no_padding()
+    return [e.ids for e in reference.encode_batch(texts)]
+
+
+def token_table(vocab: int, width: int, seed: int = 0) -> np.ndarray:
+    """The tiny text models' token vectors: one row per token id, seeded, so tests can work answers out."""
+    return np.random.default_rng(seed).standard_normal((vocab, width)).astype(np.float32)
+
+
+def text_export_folder(folder: Path, *, kind: str = "embed", width: int = 8, labels: tuple[str, ...] = ("negative", "neutral", "positive"),
+                       inputs: tuple[str, ...] = ("input_ids", "attention_mask", "token_type_ids"), pooling: str | None = "mean",
+                       normalize: bool = True, onnx_subfolder: bool = False, tokenizer: Path | None = None) -> Path:
+    """A text model's export folder, as optimum or sentence-transformers write one, around a tiny graph
+    over MiniLM's real tokenizer (30,522 tokens):
+
+    * ``kind="embed"``: ``last_hidden_state[n, t] = TABLE[input_ids[n, t]]`` (each token's own row of
+      :func:`token_table`), with sentence-transformers' ``modules.json`` and ``1_Pooling/config.json``;
+    * ``kind="classify"``: ``logits[n] = mean over the unmasked tokens of TABLE[ids] @ W`` with
+      ``config.json`` ``id2label``.
+
+    The graph takes ``inputs`` (any subset of the three; the unused ones feed a zero-weight term so
+    that they stay graph inputs)."""
+    import json
+    import shutil
+
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tokenizer = tokenizer or MINILM / "tokenizer.json"
+    vocab = len(json.loads(tokenizer.read_text(encoding="utf-8"))["model"]["vocab"])
+    table = token_table(vocab, width)
+    nodes = [helper.make_node("Gather", ["table", "input_ids"], ["vectors"], axis=0)]
+    initializers = [numpy_helper.from_array(table, "table")]
+    current = "vectors"
+    for extra in (name for name in inputs if name != "input_ids"):
+        # vectors + 0 * extra: keeps the input in the graph without changing the answer.
+        nodes += [helper.make_node("Cast", [extra], [f"{extra}_f"], to=TensorProto.FLOAT),
+                  helper.make_node("Mul", [f"{extra}_f", "zero"], [f"{extra}_0"]),
+                  helper.make_node("Unsqueeze", [f"{extra}_0", "last_axis"], [f"{extra}_u"]),
+                  helper.make_node("Add", [current, f"{extra}_u"], [f"vectors_{extra}"])]
+        current = f"vectors_{extra}"
+    initializers += [numpy_helper.from_array(np.zeros((), np.float32), "zero"), numpy_helper.from_array(np.array([-1], np.int64), "last_axis")]
+    graph_inputs = [helper.make_tensor_value_info(name, TensorProto.INT64, ["batch", "sequence"]) for name in inputs]
+    if kind == "embed":
+        nodes.append(helper.make_node("Identity", [current], ["last_hidden_state"]))
+        outputs = [helper.make_tensor_value_info("last_hidden_state", TensorProto.FLOAT, ["batch", "sequence", width])]
+    else:
+        weights = np.random.default_rng(1).standard_normal((width, len(labels))).astype(np.float32)
+        initializers += [numpy_helper.from_array(weights, "weights"), numpy_helper.from_array(np.array([1], np.int64), "seq_axis")]
+        if "attention_mask" not in inputs:
+            raise ValueError("the tiny classifier averages over attention_mask; keep it among the inputs")
+        nodes += [
+            helper.make_node("Cast", ["attention_mask"], ["mask_f"], to=TensorProto.FLOAT),
+            helper.make_node("Unsqueeze", ["mask_f", "last_axis"], ["mask_u"]),
+            helper.make_node("Mul", [current, "mask_u"], ["masked"]),
+            helper.make_node("ReduceSum", ["masked", "seq_axis"], ["summed"], keepdims=0),
+            helper.make_node("ReduceSum", ["mask_u", "seq_axis"], ["count"], keepdims=0),
+            helper.make_node("Div", ["summed", "count"], ["pooled"]),
+            helper.make_node("MatMul", ["pooled", "weights"], ["logits"]),
+        ]
+        outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", len(labels)])]
+    graph = helper.make_graph(nodes, f"tiny_{kind}", graph_inputs, outputs, initializers)
+    model_path = folder / ("onnx/model.onnx" if onnx_subfolder else "model.onnx")
+    model_path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), model_path)
+    shutil.copyfile(tokenizer, folder / "tokenizer.json")
+    config = {"architectures": ["BertModel"], "model_type": "bert", "max_position_embeddings": 512, "hidden_size": width}
+    if kind == "classify":
+        config["id2label"] = {str(i): label for i, label in enumerate(labels)}
+        config["label2id"] = {label: i for i, label in enumerate(labels)}
+    (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    (folder / "tokenizer_config.json").write_text(json.dumps({"model_max_length": 128, "do_lower_case": True}), encoding="utf-8")
+    if kind == "embed":
+        modules = [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"}]
+        if pooling:
+            modules.append({"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"})
+            (folder / "1_Pooling").mkdir(exist_ok=True)
+            keys = {"cls": "pooling_mode_cls_token", "mean": "pooling_mode_mean_tokens", "max": "pooling_mode_max_tokens",
+                    "mean_sqrt_len": "pooling_mode_mean_sqrt_len_tokens"}
+            (folder / "1_Pooling" / "config.json").write_text(json.dumps({"word_embedding_dimension": width, **{k: k == keys[pooling] for k in keys.values()}}))
+        if normalize:
+            modules.append({"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"})
+        (folder / "modules.json").write_text(json.dumps(modules), encoding="utf-8")
+        (folder / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": 64, "do_lower_case": False}), encoding="utf-8")
+    onnx.checker.check_model(str(model_path))
+    return folder

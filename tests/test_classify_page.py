@@ -122,7 +122,7 @@ def test_drop_an_image_on_the_page(open_page):
     page.evaluate("""(bytes) => {
         const file = new File([new Uint8Array(bytes)], 'coffee.png', {type: 'image/png'});
         const transfer = new DataTransfer(); transfer.items.add(file);
-        document.querySelector('#dropzone').dispatchEvent(new DragEvent('drop', {dataTransfer: transfer, bubbles: true}));
+        document.querySelector('inpage-image').dispatchEvent(new DragEvent('drop', {dataTransfer: transfer, bubbles: true}));
     }""", data)
     page.wait_for_function("document.querySelector('#predictions .label')?.textContent === 'espresso'")
 

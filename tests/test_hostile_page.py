@@ -341,7 +341,7 @@ def test_start_twice_then_stop_while_the_camera_is_still_coming(browser, server)
         page.wait_for_timeout(3000)
         state = page.evaluate("""() => ({streams: cameraStreams.length,
             live: cameraStreams.flatMap((s) => s.getTracks()).filter((t) => t.readyState === 'live').length,
-            source: document.querySelector('#video').srcObject, running: inpageDemo.running,
+            source: document.querySelector('inpage-camera').shadowRoot.querySelector('video').srcObject, running: inpageDemo.running,
             errors: [...document.querySelectorAll('.notice.error')].map((n) => n.textContent)})""")
         assert state == {"streams": 1, "live": 0, "source": None, "running": False, "errors": []}
         # Start works again afterwards, and a camera that goes away is said so.
@@ -350,7 +350,7 @@ def test_start_twice_then_stop_while_the_camera_is_still_coming(browser, server)
         page.evaluate("cameraStreams.at(-1).getVideoTracks()[0].dispatchEvent(new Event('ended'))")
         notice = page.wait_for_selector(".notice.error >> text=camera stopped")
         assert "Press Start" in notice.inner_text()
-        assert page.evaluate("document.querySelector('#video').srcObject") is None
+        assert page.evaluate("document.querySelector('inpage-camera').shadowRoot.querySelector('video').srcObject") is None
     finally:
         session.close()
 

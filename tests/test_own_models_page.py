@@ -329,6 +329,35 @@ def test_user_code_that_never_returns_is_stopped_and_the_page_recovers(site_page
     assert blob_call(site_page.page, "classify", "soft", photo)["predictions"]
 
 
+def test_user_code_that_never_returns_without_isolation_restarts_the_worker(site_page, project, browser):
+    """No COOP/COEP and no service worker: no shared memory to interrupt Python with, so the main thread
+    ends the worker past the limit, rejects the call naming the user's function, and starts a new one."""
+    server = Server(site_page.site, "--no-isolation")
+    session = PageSession(browser, server.url, service_workers="block")
+    try:
+        page = session.open("models.html")
+        assert page.evaluate("crossOriginIsolated") is False
+        photo = makers.png(np.full((30, 20, 3), (90, 40, 200), np.uint8))
+        started = time.monotonic()
+        message = page.evaluate(
+            """async (b64) => {
+                const blob = new Blob([Uint8Array.from(atob(b64), c => c.charCodeAt(0))], {type: 'image/png'});
+                return inpage.classify(blob, {model: 'hang', hang: true}).then(() => 'returned', (e) => `${e.name}: ${e.message}`);
+            }""",
+            base64.b64encode(photo).decode(),
+        )
+        assert message.startswith("UserCodeError: hangs.postprocess ran past its 1 s limit and was stopped; this page is not cross-origin isolated"), message
+        assert time.monotonic() - started < 30
+        # A fresh worker serves the next calls: the same model, and another.
+        expected = run(native(project, "hang").classify(photo))
+        assert blob_call(page, "classify", "hang", photo)["result"] == expected
+        assert blob_call(page, "classify", "soft", photo)["predictions"]
+        assert session.page_errors == []
+    finally:
+        session.close()
+        server.stop()
+
+
 def test_tabular_labels_name_the_models_own_classes(site_page, project):
     rows = project["iris_rows"].tolist()
     result = site_page.page.evaluate("(rows) => inpage.predict('iris-named', rows)", rows)
@@ -361,7 +390,7 @@ def test_the_pages_offer_the_projects_models(site_page):
                            "words": "run", "iris-named": "tabular", "smooth": "classify", "hang": "classify"}
     iris = page.locator("[data-model='iris']")
     iris.locator(".row").fill("6.7, 3.0, 5.2, 2.3")
-    iris.locator("button[type=submit]").click()
+    iris.locator(".rows-input button").click()
     page.wait_for_function("document.querySelector(\"[data-model='iris'] .result\").textContent.includes('wasm')")
     assert iris.locator(".result").inner_text().startswith("2 ")
     page.goto(site_page.base_url + "classify.html")

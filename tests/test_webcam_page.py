@@ -146,13 +146,13 @@ def test_granted_camera_shows_people_then_faces_with_a_frame_rate(open_page):
     assert page.locator("#count").inner_text().endswith("%")
 
     page.click("#stop")
-    assert page.evaluate("document.querySelector('#video').srcObject") is None
+    assert page.evaluate("document.querySelector('inpage-camera').shadowRoot.querySelector('video').srcObject") is None
     assert session.page_errors == [] and session.foreign_requests() == []
 
 
 def assert_overlay_has_drawing(page):
     painted = page.evaluate("""() => {
-        const canvas = document.querySelector('#overlay');
+        const canvas = document.querySelector('inpage-camera').shadowRoot.querySelector('canvas');
         const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
         let painted = 0;
         for (let i = 3; i < data.length; i += 4) if (data[i] > 0) painted++;

@@ -67,12 +67,13 @@ def default_manifest_location() -> str | None:
     return _side().default_manifest_location()
 
 
-def time_limit(seconds: float):
-    """A context manager that stops the Python code in it (the user's) once it has run ``seconds``,
-    raising :class:`~inpage.errors.UserCodeTimeout` in it. On CPython a watchdog thread raises it in
-    the running thread; in the page the main thread interrupts Pyodide (where the page is
-    cross-origin isolated; elsewhere there is no limit)."""
-    return _side().time_limit(seconds)
+def time_limit(seconds: float, what: str = "user code"):
+    """A context manager that stops the Python code in it (``what``: the user's module and function)
+    once it has run ``seconds``, raising :class:`~inpage.errors.UserCodeTimeout` in it. On CPython a
+    watchdog thread raises it in the running thread; in a cross-origin isolated page the main thread
+    interrupts Pyodide; in any other page, where Python cannot be interrupted, the main thread
+    restarts the worker and rejects its calls naming ``what``."""
+    return _side().time_limit(seconds, what)
 
 
 async def load_python_package(name: str) -> None:

@@ -188,7 +188,7 @@ def has_int8_dot_product() -> bool:
 
 
 @contextlib.contextmanager
-def time_limit(seconds: float):
+def time_limit(seconds: float, what: str = "user code"):
     import ctypes
     import threading
 

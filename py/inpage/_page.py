@@ -10,6 +10,7 @@ Sources arrive as ``{kind, ...}`` objects made by the worker's JavaScript:
 * ``{kind: "encoded", bytes}`` - an encoded image (URL, Blob or File), decoded by Pillow as on CPython;
 * ``{kind: "rgba", data, width, height}`` - pixels from ImageData, a canvas, an image element,
   an ImageBitmap or a video frame;
+* ``{kind: "text", texts, single}`` - texts (``single``: one string was given);
 * ``{kind: "rows", rows}`` - tabular rows; ``{kind: "feeds", feeds: {name: {data, dims, type}}}``
   - named tensors for ``run``; ``{kind: "batch", items: [...]}`` - several of the above.
 """
@@ -138,6 +139,9 @@ def _sample(source) -> Any:
         return _web.js_bytes(source.bytes)
     if kind == "rgba":
         return _web.RgbaPixels(source.data, int(source.width), int(source.height))
+    if kind == "text":
+        texts = source.texts.to_py()
+        return texts[0] if bool(source.single) and len(texts) == 1 else texts
     if kind == "rows":
         return _web.js_to_array(source.rows)
     if kind == "feeds":

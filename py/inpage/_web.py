@@ -82,11 +82,12 @@ async def read_bytes(location: str) -> bytes:
 
 
 @contextlib.contextmanager
-def time_limit(seconds: float):
+def time_limit(seconds: float, what: str = "user code"):
     # The worker writes the deadline where the main thread watches it; past it, the main thread sets
-    # Pyodide's interrupt buffer and Python raises KeyboardInterrupt at its next instruction.
+    # Pyodide's interrupt buffer and Python raises KeyboardInterrupt at its next instruction. (Without
+    # shared memory the main thread restarts the worker instead, and names ``what`` in its error.)
     host = _host()
-    host.userCodeStarted(seconds * 1000)
+    host.userCodeStarted(seconds * 1000, what)
     try:
         yield
     except KeyboardInterrupt:

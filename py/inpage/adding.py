@@ -36,6 +36,9 @@ class ModelFile:
     resize: str | None = None  # --resize
     channel_order: str | None = None  # --channel-order
     user_module: str | None = None  # --python: the user's own pre/post-processing, which may read what no built-in rule can
+    # A model added from its export folder: the folder's JSON files (tokenizer.json, config.json,
+    # modules.json, 1_Pooling/config.json, ...) read, by path relative to the folder.
+    folder_files: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # what add tells the user it decided
 
     @property
@@ -50,6 +53,20 @@ class ModelFile:
     @property
     def outputs(self) -> tuple[TensorSpec, ...]:
         return tuple(self.info.outputs)
+
+    @property
+    def is_text(self) -> bool:
+        """Whether the model came with a tokenizer (added from a text model's export folder)."""
+        return "tokenizer.json" in self.folder_files
+
+    def folder_json(self, path: str) -> dict[str, Any]:
+        """One of the folder's JSON objects (``config.json``), or {} when it has none."""
+        value = self.folder_files.get(path)
+        return value if isinstance(value, dict) else {}
+
+    def bundled(self, path: str) -> str:
+        """Where a file of the model's folder goes, relative to the manifest: ``<name>/<path>``."""
+        return f"{self.name}/{path}"
 
     def says_task(self) -> str | None:
         """The task the model's own metadata names (ultralytics writes ``task``), if any."""

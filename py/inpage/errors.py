@@ -44,6 +44,10 @@ class InferenceError(InpageError):
     """The runtime failed while running a model, or the model's outputs are not what its task reads."""
 
 
+class TokenizerError(InpageError):
+    """A tokenizer.json cannot be read or uses a part inpage does not implement; the message names it."""
+
+
 class UserCodeError(InpageError):
     """A user's own pre- or post-processing module raised; the message names its file and line."""
 

@@ -30,6 +30,9 @@ Parts of an entry:
 * ``output`` / ``activation`` (classifiers): which output holds the scores, and whether they still
   need ``softmax``/``sigmoid`` or are already probabilities (``"none"``).
 * ``python``: a user module beside the manifest with the task's own ``preprocess``/``postprocess``.
+* ``files``: other files the model needs (a text model's ``tokenizer.json`` and configs), each a
+  path relative to the manifest with its sha256; the build bundles them and loading checks them.
+* ``text`` (text tasks): the tokenizer file, the longest sequence, and which input takes what.
 * ``variants``: optimised copies of the model (int8, graph-optimised, another input size).
 
 File paths are relative to the manifest, so the same manifest works from a folder on disk (CPython)
@@ -315,6 +318,13 @@ def parse_entry(entry: dict, labels_text: str | None = None, position: int = 0) 
     if not 0 < time_limit <= 3600:
         raise checker.fail("python_time_limit_s", f"must be a number of seconds above 0 and at most 3600, not {time_limit!r}")
 
+    files = checker.get("files", dict, {})
+    for path, digest in files.items():
+        if not isinstance(digest, str) or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest.lower()):
+            raise checker.fail(f"files[{path!r}]", "must be the file's sha256, 64 hex digits")
+        if not _relative_file(path):
+            raise checker.fail("files", f"names {path!r}; each must be a path below the manifest's folder (no '..', no leading '/')")
+
     variants = []
     for i, raw in enumerate(checker.get("variants", list, [])):
         path = f"variants[{i}]"
@@ -355,6 +365,7 @@ def parse_entry(entry: dict, labels_text: str | None = None, position: int = 0) 
         output=output,
         activation=activation,
         python=python,
+        files={path: digest.lower() for path, digest in files.items()},
         python_time_limit_s=float(time_limit),
         variants=tuple(variants),
         description=checker.get("description", str, ""),
@@ -369,6 +380,12 @@ def parse_entry(entry: dict, labels_text: str | None = None, position: int = 0) 
     for problem in problems:
         raise ManifestError(f"{checker.where}: {problem}")
     return spec
+
+
+def _relative_file(path: str) -> bool:
+    """Whether ``path`` stays inside the manifest's folder: relative, no '..' part, no backslashes."""
+    parts = path.split("/")
+    return bool(path) and not path.startswith("/") and "\\" not in path and ":" not in parts[0] and all(p not in ("", ".", "..") for p in parts)
 
 
 def read_manifest(text: str, source: str) -> list[dict]:

@@ -18,13 +18,14 @@ dimension is dynamic, and one call per image otherwise.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import urljoin
 
 from . import _backend
-from .errors import InferenceError, InvalidArgumentError, ManifestError, TaskMismatchError
+from .errors import InferenceError, InvalidArgumentError, ManifestError, ModelIntegrityError, TaskMismatchError
 from .manifest import ModelSpec, find_entry, graph_problems, labels_location, parse_entry
 from .tasks import Task, get_task, on_register
 from .usercode import load_user_module, wrap_task
@@ -86,15 +87,15 @@ class Model:
         async with self.lock:
             samples = task.split(sample)
             if samples is None:
-                return await self._run_batch(task, [sample], options, batched=False)
+                return await self._run_batches(task, [[sample]], options, batched=False)
             if not samples:
                 raise InvalidArgumentError(f"{task.method}() got an empty list")
             if self.batchable() and len(samples) > 1:
-                return await self._run_batch(task, samples, options, batched=True)
-            results = []
-            for one in samples:
-                results.append(await self._run_batch(task, [one], options, batched=False))
-            return results
+                size = task.max_batch or len(samples)
+                chunks = [samples[start : start + size] for start in range(0, len(samples), size)]
+            else:
+                chunks = [[one] for one in samples]
+            return task.combine(await self._run_batches(task, chunks, options, batched=True))
 
     def payload(self, result: Any, method: str | None = None) -> dict[str, Any]:
         """A result as JSON-able data (numpy arrays stay arrays): of ``run()`` when ``method`` is
@@ -105,30 +106,32 @@ class Model:
         """Whether several samples can go in one call: every input's batch dimension is dynamic."""
         return all(spec.dynamic_batch for spec in self.spec.inputs)
 
-    async def _run_batch(self, task: Task, samples: list[Any], options: dict[str, Any], batched: bool):
-        start = time.perf_counter()
-        count = len(samples)
-        contexts = []
-        feeds: dict = {}
-        for slot, sample in enumerate(samples):
-            feeds, context = task.prepare(sample, options, slot=slot, batch=count)
-            contexts.append(context)
-        prepared = time.perf_counter()
-        try:
-            outputs = await self.session.run(feeds)
-        except MemoryError:
-            raise InferenceError(f"ran out of memory running {self.spec.name!r}; use a smaller input or batch") from None
-        inferred = time.perf_counter()
-        if batched:
-            results = [
-                task.finish({name: value[i : i + 1] for name, value in outputs.items()}, context, options)
-                for i, context in enumerate(contexts)
-            ]
-        else:
-            results = task.finish(outputs, contexts[0], options)
-        done = time.perf_counter()
-        self.last_timings = Timings((prepared - start) * 1e3, (inferred - prepared) * 1e3, (done - inferred) * 1e3)
-        return results
+    async def _run_batches(self, task: Task, chunks: list[list[Any]], options: dict[str, Any], batched: bool):
+        """Run ``chunks`` of samples one model run each; the results in order (a list when ``batched``,
+        else the one sample's result). ``last_timings`` adds up every chunk's stages."""
+        results: list[Any] = []
+        stages = [0.0, 0.0, 0.0]
+        for samples in chunks:
+            start = time.perf_counter()
+            feeds, contexts = task.prepare_batch(samples, options)
+            prepared = time.perf_counter()
+            try:
+                outputs = await self.session.run(feeds)
+            except MemoryError:
+                raise InferenceError(f"ran out of memory running {self.spec.name!r}; use a smaller input or batch") from None
+            inferred = time.perf_counter()
+            if len(samples) > 1:
+                results.extend(
+                    task.finish({name: value[i : i + 1] for name, value in outputs.items()}, context, options)
+                    for i, context in enumerate(contexts)
+                )
+            else:
+                results.append(task.finish(outputs, contexts[0], options))
+            done = time.perf_counter()
+            for stage, seconds in enumerate((prepared - start, inferred - prepared, done - inferred)):
+                stages[stage] += seconds * 1e3
+        self.last_timings = Timings(*stages)
+        return results if batched else results[0]
 
     def close(self) -> None:
         """Release the session (and, in the page, onnxruntime-web's memory for it) now."""
@@ -171,6 +174,18 @@ async def load_spec(model: str, manifest: str | None = None) -> tuple[ModelSpec,
     labels_file = labels_location(entry)
     labels_text = (await _backend.read_bytes(urljoin(manifest, labels_file))).decode("utf-8") if labels_file else None
     return parse_entry(entry, labels_text, position), manifest
+
+
+async def read_model_file(spec: ModelSpec, manifest: str, path: str) -> bytes:
+    """One of the files ``spec``'s entry lists besides its graph (``files``), read from beside the
+    manifest and checked against its sha256."""
+    digest = spec.files.get(path)
+    if digest is None:
+        raise ManifestError(f"model {spec.name!r} needs {path!r}, which its manifest entry's files do not list; run `inpage add` again")
+    data = await _backend.read_bytes(urljoin(manifest, path))
+    if hashlib.sha256(data).hexdigest() != digest:
+        raise ModelIntegrityError(f"model {spec.name!r}: {path} does not match its sha256 in the manifest; the file was changed or damaged (run `inpage add` again, or rebuild the site)")
+    return data
 
 
 def choose_variant(spec: ModelSpec, provider: str) -> str:
@@ -223,6 +238,7 @@ async def load_model(
         task = get_task(spec.task)(spec)
         if spec.python:
             task = wrap_task(task, await load_user_module(spec, manifest))
+        await task.load(lambda path: read_model_file(spec, manifest, path))
     except BaseException:
         session.close()
         raise

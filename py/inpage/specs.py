@@ -102,6 +102,9 @@ class ModelSpec:
     output: str | None = None
     activation: str = "softmax"
     python: str | None = None
+    # Files the model needs besides its graph (a text model's tokenizer and configs), each path
+    # relative to the manifest, with its sha256: the build bundles them, loading checks them.
+    files: dict[str, str] = field(default_factory=dict)
     # How long the user's preprocess or postprocess may run, per call, before it is stopped.
     python_time_limit_s: float = 5.0
     variants: tuple[Variant, ...] = ()

@@ -179,6 +179,7 @@ class UserTask(Task):
         self.defaults = {**inner.defaults, **dict(getattr(module, "OPTIONS", {}) or {})}
         self.image_input = inner.image_input
         self.input_kind = inner.input_kind
+        self.max_batch = inner.max_batch
         self.result_kind = getattr(module, "RESULT", None)
         if self.result_kind is not None and self.result_kind not in RESULT_FIELDS:
             raise UserCodeError(f"{self.module_name}.RESULT is {self.result_kind!r}; it names what postprocess returns: one of {', '.join(RESULT_FIELDS)}, or leave it out")
@@ -201,12 +202,23 @@ class UserTask(Task):
     def split(self, sample):
         return self.inner.split(sample)
 
+    async def load(self, read):
+        await self.inner.load(read)
+
+    def prepare_batch(self, samples, options):
+        if self.user_pre is None:
+            return self.inner.prepare_batch(samples, options)
+        return super().prepare_batch(samples, options)
+
+    def combine(self, results):
+        return self.inner.combine(results) if self.user_post is None else results
+
     def prepare(self, sample, options, slot=0, batch=1):
         if self.user_pre is None:
             return self.inner.prepare(sample, options, slot, batch)
         given = to_rgb(sample) if self.inner.image_input else sample
         try:
-            with _user_output(), _backend.time_limit(self.spec.python_time_limit_s):
+            with _user_output(), _backend.time_limit(self.spec.python_time_limit_s, f"{self.module_name}.preprocess"):
                 returned = self.user_pre(given, self.spec)
         except UserCodeTimeout:
             raise self.timed_out("preprocess") from None
@@ -222,7 +234,7 @@ class UserTask(Task):
         if self.user_post is None:
             return self.inner.finish(outputs, context, options)
         try:
-            with _user_output(), _backend.time_limit(self.spec.python_time_limit_s):
+            with _user_output(), _backend.time_limit(self.spec.python_time_limit_s, f"{self.module_name}.postprocess"):
                 result = self.user_post(outputs, context, self.spec, options)
         except UserCodeTimeout:
             raise self.timed_out("postprocess") from None

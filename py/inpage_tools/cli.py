@@ -203,9 +203,31 @@ def _footer(model) -> str:
 def _read_input(kind: str, args):
     if kind == "image":
         return _read_image(args.image)
+    if kind == "text":
+        return _texts(args)
     if kind == "rows":
         return _rows(args)
     return _tensors(args)
+
+
+def _texts(args) -> list[str]:
+    """The texts of a text command: its arguments, then the lines of --file (``-``: standard input)."""
+    texts = list(args.texts or [])
+    if args.file:
+        if args.file == "-":
+            content = sys.stdin.read()
+        else:
+            path = Path(args.file)
+            if not path.is_file():
+                raise CliError(f"no such file: {args.file}")
+            try:
+                content = path.read_text(encoding="utf-8")
+            except UnicodeDecodeError as exc:
+                raise CliError(f"{args.file} is not UTF-8 text (byte {exc.start} cannot be read); save it as UTF-8, one text per line") from None
+        texts += [line for line in content.splitlines() if line.strip()]
+    if not texts:
+        raise CliError("give the texts: as arguments (inpage embed \"first text\" \"second text\"), or one per line with --file FILE")
+    return texts
 
 
 def _rows(args) -> list[list[float]]:
@@ -251,7 +273,7 @@ def cmd_task(args) -> int:
     from inpage.tasks import get_task
 
     task = get_task(args.task)
-    if task.input_kind == "image":
+    if task.input_kind in ("image", "text"):
         args.model = _default_model(args, task.name)
     sample = _read_input(task.input_kind, args)
     options = {name: getattr(args, name) for name in task.defaults if getattr(args, name, None) is not None}
@@ -380,6 +402,10 @@ def _task_commands(commands, model_options) -> None:
         if task.input_kind == "image":
             command.add_argument("image")
             model_options(command)
+        elif task.input_kind == "text":
+            command.add_argument("texts", nargs="*", help="the texts, one argument each")
+            command.add_argument("--file", help="a UTF-8 file of texts, one per line ('-': standard input)")
+            model_options(command)
         else:
             command.add_argument("model")
             model_options(command, model_positional=True)
@@ -389,7 +415,7 @@ def _task_commands(commands, model_options) -> None:
         elif task.input_kind == "tensors":
             command.add_argument("--input", action="append", help="NAME=FILE.npy, once per input")
         for option, default in task.defaults.items():
-            kind = int if isinstance(default, int) and not isinstance(default, bool) else float if isinstance(default, float) else str
+            kind = task.option_types.get(option) or (int if isinstance(default, int) and not isinstance(default, bool) else float if isinstance(default, float) else str)
             help_text = task.option_help.get(option, "")
             command.add_argument(f"--{option.replace('_', '-')}", dest=option, type=kind, default=None,
                                  help=f"{help_text} (default: the model's own, else {default})".lstrip())

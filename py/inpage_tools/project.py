@@ -20,6 +20,7 @@ onnxruntime-web's WASM build lacks.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -71,6 +72,7 @@ def plan_entry(
     resize: str | None = None,
     channel_order: str | None = None,
     user_module: Path | None = None,
+    folder_files: dict[str, Any] | None = None,
 ) -> Plan:
     """The manifest entry ``inpage add`` would write for the model at ``path`` (not yet hashed or copied).
     The task's own module recognises the file and writes its parts (see :mod:`inpage.tasks`)."""
@@ -80,7 +82,8 @@ def plan_entry(
     if info.zipmap_outputs:
         fixes.append("zipmap")
     model = ModelFile(file_name=path.name, name=name or path.stem, info=info, output=output, size=size, normalize=normalize,
-                      resize=resize, channel_order=channel_order, user_module=user_module.name if user_module else None)
+                      resize=resize, channel_order=channel_order, user_module=user_module.name if user_module else None,
+                      folder_files=dict(folder_files or {}))
     metadata = model.metadata
     if task is None:
         found = recognise_tasks(model)
@@ -94,8 +97,8 @@ def plan_entry(
     model.labels, model.labels_given = _labels(labels, metadata, model.notes)
 
     entry: dict[str, Any] = {"name": model.name, "task": task}
-    entry["description"] = str(metadata.get("description") or f"{path.name}, added with inpage add")
-    entry["file"] = path.name
+    entry["description"] = str(metadata.get("description") or f"{model.name if model.folder_files else path.name}, added with inpage add")
+    entry["file"] = model.bundled(path.name) if model.folder_files else path.name
     entry["sha256"] = ""
     outputs = [o.as_json() for o in info.outputs]
     for out in outputs:
@@ -208,7 +211,16 @@ def add_model(
 ) -> AddResult:
     """Add ``model`` to ``folder``'s ``models/manifest.json`` (created if missing), copying the file beside it.
 
+    ``model`` may also be a text model's export folder (optimum's or sentence-transformers'): its
+    ``model.onnx`` (or ``onnx/model.onnx``) and the tokenizer and configs beside it go into
+    ``models/<name>/``, each listed with its sha256 in the entry's ``files``.
+
     All or nothing: a failure leaves the project as it was (no stray copies, no half-written labels)."""
+    export = None
+    if model.is_dir():
+        export = read_export_folder(model)
+        model = export.model
+        name = name or _folder_name(export.folder)
     if not model.is_file():
         raise ProjectError(f"no such file: {model}")
     if model.stat().st_size == 0:
@@ -225,13 +237,14 @@ def add_model(
             if "lists no models" not in str(exc):
                 raise ProjectError(f"cannot add to {manifest_path}: {exc}") from None
     info = inspect_model(model)
-    plan = plan_entry(model, info, name=name, task=task, labels=labels, output=output, user_module=python, **image_options)
+    plan = plan_entry(model, info, name=name, task=task, labels=labels, output=output, user_module=python,
+                      folder_files=export.files if export else None, **image_options)
     entry = plan.entry
     name = entry["name"]
     if model_name_problem(name):
         raise ProjectError(f"{model.name}: the name it gives, {model_name_problem(name)}; pass --name NAME")
     with _AllOrNothing() as changes:
-        return _add(model, folder, models_dir, manifest_path, entries, plan, entry, name, python, labels, make_default, changes)
+        return _add(model, folder, models_dir, manifest_path, entries, plan, entry, name, python, labels, make_default, changes, export)
 
 
 class _AllOrNothing:
@@ -271,15 +284,17 @@ class _AllOrNothing:
         return False
 
 
-def _add(model, folder, models_dir, manifest_path, entries, plan, entry, name, python, labels, make_default, changes) -> AddResult:
+def _add(model, folder, models_dir, manifest_path, entries, plan, entry, name, python, labels, make_default, changes, export=None) -> AddResult:
     notes = list(plan.notes)
-    target = models_dir / model.name
+    target = models_dir / entry["file"]
     existing_files = {e.get("file") for e in entries if e.get("name") != name}
-    if target.name in existing_files and target.resolve() != model.resolve():
+    if export is None and target.name in existing_files and target.resolve() != model.resolve():
         target = models_dir / f"{name}{model.suffix}"
         entry["file"] = target.name
-    changes.will_make_dir(models_dir)
-    models_dir.mkdir(parents=True, exist_ok=True)
+    changes.will_make_dir(target.parent)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if export is not None:
+        entry["files"] = _copy_export_files(export, models_dir, name, changes)
     if plan.fixes:
         changes.will_write(target)
         changes.will_write(target.with_name(target.name + ".tmp"))
@@ -333,6 +348,74 @@ def _add(model, folder, models_dir, manifest_path, entries, plan, entry, name, p
     return AddResult(name, entry["task"], manifest_path, notes)
 
 
+@dataclass
+class ExportFolder:
+    """A text model's export folder: the ONNX file and the JSON files beside it, read."""
+
+    folder: Path
+    model: Path
+    files: dict[str, Any]  # relative path -> parsed JSON (tokenizer.json, config.json, ...)
+
+
+# The files of an optimum or sentence-transformers export that inpage reads or bundles beside the model.
+EXPORT_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "config.json", "modules.json",
+                "sentence_bert_config.json", "config_sentence_transformers.json", "1_Pooling/config.json")
+
+
+def read_export_folder(folder: Path) -> ExportFolder:
+    """The ONNX file of an export folder (``model.onnx``, else ``onnx/model.onnx``, else its only
+    ``.onnx``) and its tokenizer and config files, each checked to be JSON; the tokenizer must be one
+    inpage can run."""
+    from inpage.text import Tokenizer
+
+    candidates = [folder / "model.onnx", folder / "onnx" / "model.onnx"]
+    model = next((c for c in candidates if c.is_file()), None)
+    if model is None:
+        found = sorted(folder.glob("*.onnx")) or sorted(folder.glob("onnx/*.onnx"))
+        if len(found) != 1:
+            listed = ", ".join(p.relative_to(folder).as_posix() for p in found) or "none"
+            raise ProjectError(f"{folder} holds no model.onnx (nor onnx/model.onnx); .onnx files found: {listed}; "
+                               "export the model to ONNX first (optimum-cli export onnx, or sentence-transformers' backend='onnx'), or name the file")
+        model = found[0]
+    files: dict[str, Any] = {}
+    for relative in EXPORT_FILES:
+        path = folder / relative
+        if not path.is_file():
+            continue
+        try:
+            files[relative] = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ProjectError(f"{path} is not valid JSON ({' '.join(str(exc).split())[:120]}); export the folder again") from None
+    if "tokenizer.json" not in files:
+        has_vocab = any((folder / n).is_file() for n in ("vocab.txt", "vocab.json", "sentencepiece.bpe.model", "spiece.model"))
+        raise ProjectError(f"{folder} has no tokenizer.json{' (only the slow tokenizer files)' if has_vocab else ''}; save the fast tokenizer "
+                           "beside the model with transformers: AutoTokenizer.from_pretrained(...).save_pretrained(FOLDER)")
+    try:
+        Tokenizer.from_str((folder / "tokenizer.json").read_text(encoding="utf-8"))
+    except InpageError as exc:
+        raise ProjectError(f"{folder / 'tokenizer.json'}: {exc}") from None
+    return ExportFolder(folder, model, files)
+
+
+def _folder_name(folder: Path) -> str:
+    """A model name from an export folder's name (``all-MiniLM-L6-v2`` -> ``all-minilm-l6-v2``)."""
+    name = folder.resolve().name.lower()
+    return "".join(c if c.isalnum() or c in "._-" else "-" for c in name).strip("-._") or "text-model"
+
+
+def _copy_export_files(export: ExportFolder, models_dir: Path, name: str, changes: "_AllOrNothing") -> dict[str, str]:
+    """Copy the export's tokenizer and config files into ``models/<name>/``; their paths and sha256s."""
+    listed = {}
+    for relative in export.files:
+        target = models_dir / name / relative
+        changes.will_make_dir(target.parent)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.resolve() != (export.folder / relative).resolve():  # a folder already in models/ stays as it is
+            shutil.copyfile(export.folder / relative, changes.will_write(target))
+        listed[f"{name}/{relative}"] = sha256_of(target)
+    return listed
+
+
 def _place_python(python: Path, folder: Path, models_dir: Path, changes: _AllOrNothing) -> str:
     """The manifest's ``python`` path: the file where it is, if inside the project; else a copy in models/."""
     if not (python.is_file() and python.suffix == ".py") and not (python.is_dir() and (python / "__init__.py").is_file()):
@@ -352,14 +435,18 @@ def _place_python(python: Path, folder: Path, models_dir: Path, changes: _AllOrN
 
 
 def inspect_file(path: Path) -> dict:
-    """Everything ``inpage inspect`` reports, as JSON-able data."""
+    """Everything ``inpage inspect`` reports, as JSON-able data (of a file, or of a text model's export folder)."""
+    export = None
+    if path.is_dir():
+        export = read_export_folder(path)
+        path = export.model
     if not path.is_file():
         raise ProjectError(f"no such file: {path}")
     info = inspect_model(path)
     report = info.as_json()
     report["int8_portability"] = file_portability_problems(path)
     try:
-        plan = plan_entry(path, info)
+        plan = plan_entry(path, info, name=_folder_name(export.folder) if export else None, folder_files=export.files if export else None)
         report["inpage_add"] = {"entry": plan.entry, "notes": plan.notes, "fixes": plan.fixes}
     except InpageError as exc:
         report["inpage_add"] = {"error": str(exc)}

@@ -1,46 +1,46 @@
-// The image-classification page: pick, drop or click an image; show the top 5, timings, provider.
+// The image-classification page: pick, drop, paste or click an image; show the top 5, timings, provider.
+// The picture in and its display are an <inpage-image> (elements.js); this page adds the sample
+// photos, the model and provider pickers, and the side panel fed by the element's events.
 // It offers every classification model in the site's manifest.
 import { bindProgress, bindProviderSelect, clearNotice, describeEnvironment, fillModelSelect, ms, notify, reportBackend } from './ui.js';
 
 const inpage = window.inpage;
 const $ = (id) => document.getElementById(id);
 const notices = $('notices');
+const picture = $('picture');
 
 bindProgress($('loader'));
 describeEnvironment($('env'), notices);
-bindProviderSelect($('provider'), notices, () => { if (lastSource) classify(lastSource); });
+bindProviderSelect($('provider'), notices, () => classify(lastSource));
 
 let lastSource = null;
-let busy = Promise.resolve();
-let previewUrl = null;
 
+/** Classify `source` again or anew; the element reports through its events, so a failure needs no catch here. */
 function classify(source) {
-  lastSource = source;
-  // One at a time, in order: each call waits for the one before it.
-  busy = busy.then(() => classifyNow(source));
-  return busy;
+  if (source) picture.run(source).catch(() => {});
 }
 
-async function classifyNow(source) {
-  const preview = $('preview');
-  preview.hidden = false;
-  if (previewUrl) URL.revokeObjectURL(previewUrl);
-  previewUrl = source instanceof Blob ? URL.createObjectURL(source) : null;
-  preview.src = previewUrl || source;
-  $('predictions').innerHTML = '<li class="muted">Classifying…</li>';
-  try {
-    const result = await inpage.classify(source, { topK: 5, model: $('model').value || undefined });
-    clearNotice(notices, 'input');
-    render(result);
-  } catch (error) {
-    const name = source instanceof File ? `"${source.name}"` : 'this image';
-    notify(notices, 'error', `Could not classify ${name}: ${error.message}`, 'input');
-    $('predictions').innerHTML = '<li class="muted">No result: see the message above. Try another image.</li>';
-    preview.hidden = true;
-  }
+/** A line in the Top 5 list (text, never markup). */
+function say(text) {
+  const item = document.createElement('li');
+  item.className = 'muted';
+  item.textContent = text;
+  $('predictions').replaceChildren(item);
 }
 
-function render(result) {
+picture.addEventListener('inpage-start', ({ detail }) => {
+  lastSource = detail.source;
+  say('Classifying…');
+});
+
+picture.addEventListener('inpage-error', ({ detail: error }) => {
+  const name = lastSource instanceof File ? `"${lastSource.name}"` : 'this image';
+  notify(notices, 'error', `Could not classify ${name}: ${error.message}`, 'input');
+  say('No result: see the message above. Try another image.');
+});
+
+picture.addEventListener('inpage-result', ({ detail: result }) => {
+  clearNotice(notices, 'input');
   const list = $('predictions');
   if (!result.predictions) {
     // A model whose own Python module returns something else (no RESULT = "predictions"): shown as it is.
@@ -59,21 +59,6 @@ function render(result) {
   for (const cell of document.querySelectorAll('#timings [data-t]')) cell.textContent = ms(result.timings[cell.dataset.t]);
   $('backend').textContent = `${result.backend.toUpperCase()}${result.variant && result.variant !== 'base' ? ` · ${result.variant}` : ''}`;
   reportBackend(notices, result);
-}
-
-$('file').addEventListener('change', (event) => {
-  const [file] = event.target.files;
-  if (file) classify(file);
-});
-
-const dropzone = $('dropzone');
-dropzone.addEventListener('dragover', (event) => { event.preventDefault(); dropzone.classList.add('over'); });
-dropzone.addEventListener('dragleave', () => dropzone.classList.remove('over'));
-dropzone.addEventListener('drop', (event) => {
-  event.preventDefault();
-  dropzone.classList.remove('over');
-  const [file] = event.dataTransfer.files;
-  if (file) classify(file);
 });
 
 for (const button of $('samples').querySelectorAll('button')) {
@@ -91,9 +76,15 @@ async function loadChosen() {
   }
 }
 
-$('model').addEventListener('change', () => { loadChosen(); if (lastSource) classify(lastSource); });
+$('model').addEventListener('change', () => {
+  picture.setAttribute('model', $('model').value);
+  loadChosen();
+  classify(lastSource);
+});
 
-const listed = fillModelSelect($('model'), ['classify'], notices);
+const listed = fillModelSelect($('model'), ['classify'], notices).then(() => {
+  if ($('model').value) picture.setAttribute('model', $('model').value);
+});
 inpage.ready.then(
   () => listed.then(loadChosen),
   (error) => notify(notices, 'error', `inpage could not start: ${error.message}`, 'startup'),

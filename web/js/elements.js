@@ -1,36 +1,60 @@
-// Drop-in elements for a page of your own: one import, then a few lines of HTML.
+// Drop-in elements for a page of your own: one import, then a few lines of HTML. The site's own demo
+// pages are built on them too (classify.html on <inpage-image>, index.html on <inpage-camera>).
 //
 //   <script type="module" src="js/elements.js"></script>
 //   <inpage-image model="efficientnet-lite0"></inpage-image>     a picture in (file, drop or paste), its result out
-//   <inpage-camera model="nanodet-m"></inpage-camera>           the camera (or a video file) live, with the overlay
+//   <inpage-camera model="nanodet-m"></inpage-camera>           the camera (or a video or picture file) live, with the overlay
 //
-// `model` names a model of the site (default: the site's default model of an image task). Any other
-// attribute is an option of the model's task in kebab case (`score-threshold="0.5"`, `top-k="3"`).
-// Each element fires `inpage-result` (detail: the result, as `inpage.call` resolves it) and
-// `inpage-error` (detail: the error, with `name` and `message`). They use shadow DOM; style them from
-// outside with ::part() (image, video, overlay, result, controls, status) and the custom properties
-// --inpage-accent and --inpage-max-height. Labels, model names and results are always shown as text.
+// Attributes, read afresh for every picture and frame, so a page can change them while it runs:
+//   model               a model of the site (default: the site's default model of a task the element shows)
+//   variant             the model's variant to run (default: the one the site chose for the provider)
+//   any task option     in kebab case: `score-threshold="0.5"`, `top-k="3"`, `threshold="0.6"` (a mask's)
+//   keypoint-threshold  poses: the keypoints worth drawing (default: the model's own)
+//   effect              <inpage-camera>, masks: tint (the person), blur or replace (the background)
+//   sample              <inpage-camera>: a video URL, offered by a "Play sample clip" button
+// Children are shown between the element's controls and its picture (sample photos, a page's own controls).
+//
+// Methods: image.run(source) (a File, Blob or URL); camera.start() (the camera), camera.play(source)
+// (a video URL, or a File or Blob holding a video or a picture), camera.stop(). The camera's `fps` and
+// `running` say how its loop goes.
+// Events: `inpage-start` (detail: {source}, when a picture, file, clip or the camera's stream starts),
+// `inpage-result` (detail: the result, as `inpage.call` resolves it; the camera adds timings.draw_ms) and
+// `inpage-error` (detail: the error, with `name` and `message`; the camera's own problems, denied,
+// missing, busy or unplugged, are a CameraError). They use shadow DOM; style them from outside with
+// ::part() (controls, button, primary, stage, image, video, overlay, result, status, fps) and the custom
+// properties --inpage-accent, --inpage-on-accent and --inpage-max-height. Labels, model names and results
+// are always shown as text.
 
 import './inpage.js';
 import { drawDetections, drawMask, drawPoses } from './overlay.js';
 
 const inpage = window.inpage;
 
+// Colours follow the page's text colour, so the elements fit light and dark pages alike.
 const STYLE = `
-  :host { display: block; font: inherit; --inpage-accent: #0b6bcb; --inpage-max-height: 28rem; }
+  :host { display: block; font: inherit; --inpage-accent: #0b6bcb; --inpage-on-accent: #fff; --inpage-max-height: 28rem; }
   .stage { position: relative; display: inline-block; max-width: 100%; }
   img, video { display: block; max-width: 100%; max-height: var(--inpage-max-height); }
   canvas { position: absolute; inset: 0; width: 100%; height: 100%; pointer-events: none; }
-  .drop { border: 2px dashed #bbb; border-radius: 8px; padding: 1rem; text-align: center; }
+  .screen { display: block; background: #000; border-radius: 8px; overflow: hidden; aspect-ratio: 4 / 3; max-height: var(--inpage-max-height); }
+  .screen img, .screen video, .screen canvas { position: absolute; inset: 0; width: 100%; height: 100%; max-height: none; object-fit: contain; }
+  .placeholder { position: absolute; inset: 0; display: grid; place-items: center; padding: 2rem; text-align: center; color: #93a1ae; }
+  .drop { border: 2px dashed color-mix(in srgb, currentColor 30%, transparent); border-radius: 8px; padding: 1.2rem; text-align: center; }
   .drop.over { border-color: var(--inpage-accent); }
-  .controls { display: flex; gap: 0.5rem; align-items: center; flex-wrap: wrap; margin: 0.5rem 0; }
-  button { font: inherit; padding: 0.3rem 0.8rem; }
+  .controls { display: flex; gap: 0.6rem 1rem; align-items: center; flex-wrap: wrap; margin: 0.5rem 0; }
+  button, input::file-selector-button {
+    font: inherit; color: inherit; cursor: pointer; padding: 0.45rem 0.9rem; border-radius: 6px;
+    border: 1px solid color-mix(in srgb, currentColor 25%, transparent); background: color-mix(in srgb, currentColor 10%, transparent);
+  }
+  button.primary { background: var(--inpage-accent); border-color: var(--inpage-accent); color: var(--inpage-on-accent); font-weight: 600; }
+  button:disabled { opacity: 0.5; cursor: default; }
+  label { display: inline-flex; gap: 0.4rem; align-items: center; }
   ol { margin: 0.5rem 0; padding-left: 1.5rem; }
-  .error { color: #a00; }
+  .error { color: #d33; }
   [hidden] { display: none !important; }
 `;
 
-/** A task's options from the element's attributes: `score-threshold="0.5"` -> {scoreThreshold: 0.5}. */
+/** A task's options from the element's attributes: `score-threshold="0.5"` -> {scoreThreshold: 0.5}; `variant` too. */
 function optionsOf(element, task) {
   const options = {};
   for (const name of Object.keys(task?.options || {})) {
@@ -39,6 +63,7 @@ function optionsOf(element, task) {
     const text = element.getAttribute(attribute);
     options[name] = typeof task.options[name] === 'number' ? Number(text) : typeof task.options[name] === 'boolean' ? text !== 'false' : text;
   }
+  if (element.getAttribute('variant')) options.variant = element.getAttribute('variant');
   return options;
 }
 
@@ -57,14 +82,20 @@ async function modelOf(element, wanted) {
   return { model, task: inpage.tasks.find((t) => t.task === model.task) };
 }
 
-/** Draw a result over its source, whatever the task: boxes, poses or a mask. */
-function drawResult(canvas, width, height, result, task, source) {
-  canvas.width = width;
-  canvas.height = height;
+/** Draw a result over its source, whatever the task: boxes, poses or a mask, as the element's attributes say. */
+function drawResult(element, canvas, source, result, model, options) {
+  const width = source.videoWidth || source.naturalWidth;
+  const height = source.videoHeight || source.naturalHeight;
+  const keypointThreshold = Number(element.getAttribute('keypoint-threshold') ?? model.display.keypointThreshold);
+  const mode = element.getAttribute('effect') || 'tint';
   if (result.detections) drawDetections(canvas, width, height, result.detections);
-  else if (result.poses) drawPoses(canvas, width, height, result.poses, task.display.keypointThreshold);
-  else if (result.mask) drawMask(canvas, width, height, result, { source, threshold: task.options.threshold });
-  else canvas.getContext('2d').clearRect(0, 0, width, height);
+  else if (result.poses) drawPoses(canvas, width, height, result.poses, keypointThreshold);
+  else if (result.mask) drawMask(canvas, width, height, result, { mode, source, threshold: options.threshold ?? model.options.threshold });
+  else clear(canvas);
+}
+
+function clear(canvas) {
+  canvas.getContext('2d').clearRect(0, 0, canvas.width, canvas.height);
 }
 
 class InpageElement extends HTMLElement {
@@ -85,37 +116,43 @@ class InpageElement extends HTMLElement {
 
   fail(error) {
     this.status(`${error.name}: ${error.message}`, true);
-    this.dispatchEvent(new CustomEvent('inpage-error', { detail: error, bubbles: true, composed: true }));
+    this.fire('inpage-error', error);
   }
 
   emit(result) {
-    this.dispatchEvent(new CustomEvent('inpage-result', { detail: result, bubbles: true, composed: true }));
+    this.fire('inpage-result', result);
+  }
+
+  fire(type, detail) {
+    this.dispatchEvent(new CustomEvent(type, { detail, bubbles: true, composed: true }));
   }
 }
 
-/** `<inpage-image>`: a picture from a file, a drop or a paste, run through a classify or detect model. */
+/** `<inpage-image>`: a picture from a file, a drop or a paste, run through a classify, detect, pose or segment model. */
 class InpageImage extends InpageElement {
   static tasks = ['classify', 'detect', 'pose', 'segment'];
 
   constructor() {
     super(`
-      <div class="drop" part="controls"><input type="file" accept="image/*"> or drop or paste a picture</div>
-      <div class="stage" hidden><img part="image" alt=""><canvas part="overlay"></canvas></div>
+      <div class="drop" part="controls">Drop or paste a picture here, or <input type="file" id="file" accept="image/*"></div>
+      <slot></slot>
+      <div class="stage" part="stage" hidden><img part="image" alt=""><canvas part="overlay"></canvas></div>
       <ol part="result"></ol>
       <div part="status"></div>`);
+    this.queue = Promise.resolve();
+    // Failures are reported by the element itself (status line and event); nothing is thrown at the page.
+    const take = (file) => file && this.run(file).catch(() => {});
+    this.$('input').addEventListener('change', (event) => take(event.target.files[0]));
+    // The whole element takes a drop, the marked zone shows it.
     const drop = this.$('.drop');
-    this.$('input').addEventListener('change', (event) => event.target.files[0] && this.run(event.target.files[0]));
-    drop.addEventListener('dragover', (event) => { event.preventDefault(); drop.classList.add('over'); });
-    drop.addEventListener('dragleave', () => drop.classList.remove('over'));
-    drop.addEventListener('drop', (event) => {
+    this.addEventListener('dragover', (event) => { event.preventDefault(); drop.classList.add('over'); });
+    this.addEventListener('dragleave', () => drop.classList.remove('over'));
+    this.addEventListener('drop', (event) => {
       event.preventDefault();
       drop.classList.remove('over');
-      if (event.dataTransfer.files[0]) this.run(event.dataTransfer.files[0]);
+      take(event.dataTransfer.files[0]);
     });
-    this.onPaste = (event) => {
-      const file = [...(event.clipboardData?.files || [])].find((f) => f.type.startsWith('image/'));
-      if (file) this.run(file);
-    };
+    this.onPaste = (event) => take([...(event.clipboardData?.files || [])].find((f) => f.type.startsWith('image/')));
   }
 
   connectedCallback() {
@@ -126,23 +163,42 @@ class InpageImage extends InpageElement {
     document.removeEventListener('paste', this.onPaste);
   }
 
-  /** Run the model on `source` (a File, Blob, URL, image element...): resolves to the result. */
-  async run(source) {
+  /** Run the model on `source` (a File, Blob or URL; any source `inpage.call` takes): resolves to the result. One run at a time, in order. */
+  run(source) {
+    const done = this.queue.then(() => this.runNow(source));
+    this.queue = done.catch(() => {});
+    return done;
+  }
+
+  async runNow(source) {
     this.status('Working…');
+    this.fire('inpage-start', { source });
+    const img = this.$('img');
+    const stage = this.$('.stage');
+    stage.hidden = true;
+    clear(this.$('canvas'));
+    if (this.url) URL.revokeObjectURL(this.url);
+    this.url = source instanceof Blob ? URL.createObjectURL(source) : null;
+    // The picture shows as soon as it decodes; one the browser cannot show (a TIFF, say) is still run.
+    let shown = Promise.resolve(false);
+    if (this.url || typeof source === 'string') {
+      img.src = this.url || source;
+      shown = img.decode().then(() => { stage.hidden = false; return true; }, () => false);
+    }
     try {
       const { model, task } = await modelOf(this, InpageImage.tasks);
-      const img = this.$('img');
-      const url = source instanceof Blob ? URL.createObjectURL(source) : String(source);
-      img.src = url;
-      await img.decode();
-      this.$('.stage').hidden = false;
-      const result = await inpage.call(task.method, source, { model: model.name, ...optionsOf(this, task) });
-      drawResult(this.$('canvas'), img.naturalWidth, img.naturalHeight, result, task, img);
+      const options = optionsOf(this, task);
+      const result = await inpage.call(task.method, source, { model: model.name, ...options });
+      if (await shown) drawResult(this, this.$('canvas'), img, result, model, options);
       this.show(result);
-      this.status(`${model.name} · ${result.backend}${result.variant !== 'base' ? ` · ${result.variant}` : ''} · ${result.timings.inference_ms.toFixed(1)} ms`);
+      const time = result.timings.inference_ms;
+      this.status(`${model.name} · ${result.backend}${result.variant !== 'base' ? ` · ${result.variant}` : ''}${time == null ? '' : ` · ${time.toFixed(1)} ms`}`);
       this.emit(result);
       return result;
     } catch (error) {
+      await shown;
+      stage.hidden = true;
+      this.$('[part=result]').replaceChildren();
       this.fail(error);
       throw error;
     }
@@ -159,99 +215,302 @@ class InpageImage extends InpageElement {
   }
 }
 
-/** `<inpage-camera>`: the camera or a video file, live, with the overlay of a detect, pose or segment model. */
+/** Why the camera cannot be used, in words a user can act on; `instead` is what else they can try. */
+function cameraProblem(error, instead) {
+  const say = (text) => new inpage.InpageError('CameraError', text);
+  switch (error?.name) {
+    case 'NotAllowedError':
+    case 'SecurityError':
+      return say(`Camera access was denied. Allow the camera for this site and press Start again, or try ${instead}.`);
+    case 'NotFoundError':
+    case 'OverconstrainedError':
+      return say(`No camera was found on this device. Try ${instead}.`);
+    case 'NotReadableError':
+      return say(`The camera is in use by another program or could not be started. Close the other program, or try ${instead}.`);
+    default:
+      return say(`The camera could not be started (${error?.name || 'error'}: ${error?.message || error}). Try ${instead}.`);
+  }
+}
+
+const READOUT_EVERY_MS = 250; // the fps and status lines change four times a second: each update costs a layout
+
+/**
+ * `<inpage-camera>`: the camera, a video or a picture, with the overlay of a detect, pose or segment model.
+ *
+ * The loop never idles while there is a new frame: as soon as a result is drawn, the video's current
+ * frame goes to the worker. It waits only when the video has not presented a frame since the last one
+ * was taken, so the frame rate is the worker's throughput (or the camera's, when that is lower).
+ */
 class InpageCamera extends InpageElement {
   static tasks = ['detect', 'pose', 'segment'];
 
   constructor() {
     super(`
       <div class="controls" part="controls">
-        <select aria-label="source"><option value="camera">Camera</option><option value="file">Video file…</option></select>
-        <input type="file" accept="video/*" hidden>
-        <button type="button" class="start">Start</button><button type="button" class="stop" disabled>Stop</button>
-        <span class="fps"></span>
+        <button type="button" id="start" class="start primary" part="button primary">Start camera</button>
+        <button type="button" id="stop" class="stop" part="button" disabled>Stop</button>
+        <button type="button" id="sample" class="sample" part="button" hidden>Play sample clip</button>
+        <label>Image or video file <input type="file" id="file" accept="image/*,video/*"></label>
+        <span class="fps" part="fps"></span>
       </div>
-      <div class="stage"><video part="video" playsinline muted></video><canvas part="overlay"></canvas></div>
+      <slot></slot>
+      <div class="stage screen" part="stage">
+        <div class="placeholder"></div>
+        <video part="video" playsinline muted hidden></video><img part="image" alt="" hidden><canvas part="overlay"></canvas>
+      </div>
       <div part="status"></div>`);
     this.running = false;
+    this.generation = 0; // each start, play and stop moves it on: work of an older one stops there
+    this.stream = null;
+    this.starting = null;
     this.frames = 0;
+    this.fps = null;
+    this.frameTimes = [];
+    this.shownAt = 0;
     this.$('.start').addEventListener('click', () => this.start().catch(() => {}));
     this.$('.stop').addEventListener('click', () => this.stop());
-    this.$('select').addEventListener('change', (event) => { this.$('input').hidden = event.target.value !== 'file'; });
+    this.$('.sample').addEventListener('click', () => this.play(this.getAttribute('sample')).catch(() => {}));
+    this.$('input').addEventListener('change', (event) => event.target.files[0] && this.play(event.target.files[0]).catch(() => {}));
+    this.watchFrames();
+    // A changed attribute (model, threshold, effect...) shows at once on a still picture; the live loop reads them each frame.
+    new MutationObserver((records) => {
+      this.describe();
+      if (records.some((r) => !['class', 'style', 'hidden'].includes(r.attributeName)) && !this.running && !this.$('img').hidden) this.refresh();
+    }).observe(this, { attributes: true });
+  }
+
+  connectedCallback() {
+    this.describe();
   }
 
   disconnectedCallback() {
     this.stop();
   }
 
-  /** Start the chosen source and the loop: one frame at a time, the next when the last answer is in. */
-  async start() {
-    this.stop();
+  /** The sample button and the placeholder's words, as the attributes say. */
+  describe() {
+    const sample = this.hasAttribute('sample');
+    this.$('.sample').hidden = !sample;
+    this.$('.placeholder').textContent = `Start the camera, ${sample ? 'play the sample clip, ' : ''}or open a file.`;
+  }
+
+  /** What else to try when the camera cannot run. */
+  instead() {
+    return this.hasAttribute('sample') ? 'the sample clip or a file' : 'a video or picture file';
+  }
+
+  // Count the frames the video presents, so the loop knows whether a new one has arrived.
+  watchFrames() {
     const video = this.$('video');
+    this.presented = 0;
+    this.frameWaiters = [];
+    if (!('requestVideoFrameCallback' in video)) return;
+    const tick = (_now, metadata) => {
+      this.presented = metadata.presentedFrames;
+      this.frameWaiters.splice(0).forEach((resolve) => resolve());
+      video.requestVideoFrameCallback(tick);
+    };
+    video.requestVideoFrameCallback(tick);
+  }
+
+  nextFrame() {
+    if (!('requestVideoFrameCallback' in this.$('video'))) return new Promise((resolve) => requestAnimationFrame(() => resolve()));
+    return new Promise((resolve) => this.frameWaiters.push(resolve));
+  }
+
+  /** Start the camera and the loop. A second start while it starts does nothing more; stop() wins over a start still pending. */
+  start() {
+    this.starting ??= this.openCamera().finally(() => {
+      this.starting = null;
+      this.$('.start').disabled = false;
+    });
+    return this.starting;
+  }
+
+  async openCamera() {
+    const generation = this.halt();
     try {
-      const { model, task } = await modelOf(this, InpageCamera.tasks);
-      if (this.$('select').value === 'file') {
-        const [file] = this.$('input').files;
-        if (!file) throw new inpage.InpageError('InvalidArgumentError', 'choose a video file first');
-        video.src = URL.createObjectURL(file);
-        video.loop = true;
-      } else {
-        if (!navigator.mediaDevices?.getUserMedia) throw new inpage.InpageError('CameraError', 'this page cannot use a camera here (it needs https or localhost)');
-        try {
-          video.srcObject = await navigator.mediaDevices.getUserMedia({ video: { width: { ideal: 640 }, height: { ideal: 480 } }, audio: false });
-        } catch (error) {
-          throw new inpage.InpageError('CameraError', `the camera could not start (${error.name}: ${error.message}); allow it, or pick a video file`);
-        }
+      await modelOf(this, InpageCamera.tasks);
+      if (!window.isSecureContext || !navigator.mediaDevices?.getUserMedia) {
+        throw new inpage.InpageError('CameraError', `The camera needs a secure context: open this page over https or from localhost / 127.0.0.1. Meanwhile, try ${this.instead()}.`);
       }
-      await video.play();
-      this.running = true;
+      this.$('.start').disabled = true;
       this.$('.stop').disabled = false;
-      this.loop(model, task);
+      let stream;
+      try {
+        stream = await navigator.mediaDevices.getUserMedia({ video: { width: { ideal: 640 }, height: { ideal: 480 } }, audio: false });
+      } catch (error) {
+        throw cameraProblem(error, this.instead());
+      }
+      if (generation !== this.generation) {
+        // Stopped while the browser asked for the camera: release it at once.
+        stream.getTracks().forEach((track) => track.stop());
+        return;
+      }
+      for (const track of stream.getVideoTracks()) {
+        track.addEventListener('ended', () => {
+          if (this.stream !== stream) return;
+          this.stop();
+          this.fail(new inpage.InpageError('CameraError',
+            `The camera stopped (unplugged, or taken by another program). Press Start to try again${this.hasAttribute('sample') ? ', or play the sample clip' : ''}.`));
+        });
+      }
+      await this.playVideo(stream, null, generation);
     } catch (error) {
+      if (generation !== this.generation) return; // stopped meanwhile: nothing to report
+      this.$('.stop').disabled = true;
+      if (error.name === 'CameraError') {
+        // What still works is the thing to press now.
+        this.$('.sample').classList.add('primary');
+        this.$('.sample').part.add('primary');
+      }
       this.fail(error);
       throw error;
     }
   }
 
-  stop() {
-    this.running = false;
+  /** Play `source`: a video URL, or a File or Blob holding a video or a picture (shown still, run once). */
+  async play(source) {
+    const generation = this.halt();
+    const name = source instanceof File ? JSON.stringify(source.name) : source instanceof Blob ? 'the file' : source;
+    try {
+      await modelOf(this, InpageCamera.tasks);
+      if (source instanceof Blob && !source.type.startsWith('video/')) await this.showStill(source, name, generation);
+      else await this.playVideo(null, source instanceof Blob ? URL.createObjectURL(source) : source, generation, name);
+    } catch (error) {
+      if (generation !== this.generation) return;
+      this.fail(error);
+      throw error;
+    }
+  }
+
+  async playVideo(stream, url, generation, name) {
     const video = this.$('video');
-    video.srcObject?.getTracks().forEach((track) => track.stop());
+    this.stream = stream;
+    this.showing(video);
+    video.srcObject = stream;
+    if (url) {
+      video.src = url;
+      video.loop = true;
+    } else video.removeAttribute('src');
+    try {
+      await video.play();
+    } catch (error) {
+      if (generation !== this.generation) return; // replaced or stopped while starting
+      this.showing(null);
+      throw new inpage.InpageError('ImageDecodeError', `${name} could not be played: ${error.message}`);
+    }
+    if (generation !== this.generation) return;
+    this.$('.stop').disabled = false;
+    this.fire('inpage-start', { source: stream || url });
+    this.loop(generation);
+  }
+
+  async showStill(file, name, generation) {
+    const img = this.$('img');
+    if (img.src) URL.revokeObjectURL(img.src);
+    img.src = URL.createObjectURL(file);
+    try {
+      await img.decode();
+    } catch {
+      if (generation === this.generation) this.showing(null);
+      throw new inpage.InpageError('ImageDecodeError', `${name} is not an image or video this browser can open`);
+    }
+    if (generation !== this.generation) return;
+    this.showing(img);
+    this.frameTimes = [];
+    this.fire('inpage-start', { source: file });
+    await this.once(img, generation);
+  }
+
+  /** Show the video, the still picture or (null) the placeholder, with a clean overlay. */
+  showing(source) {
+    this.$('video').hidden = source !== this.$('video');
+    this.$('img').hidden = source !== this.$('img');
+    this.$('.placeholder').hidden = source !== null;
+    clear(this.$('canvas'));
+  }
+
+  /** Run a still picture again, with the attributes as they are now; changes that come meanwhile make one more run. */
+  async refresh() {
+    if (this.refreshing) {
+      this.stale = true;
+      return;
+    }
+    this.refreshing = true;
+    do {
+      this.stale = false;
+      await this.once(this.$('img'), this.generation);
+    } while (this.stale && !this.running && !this.$('img').hidden);
+    this.refreshing = false;
+  }
+
+  /** End what plays: the loop, the camera, a start still pending. Returns the new generation. */
+  halt() {
+    this.generation += 1;
+    this.running = false;
+    this.stream?.getTracks().forEach((track) => track.stop());
+    this.stream = null;
+    const video = this.$('video');
+    video.pause();
     video.srcObject = null;
+    return this.generation;
+  }
+
+  stop() {
+    this.halt();
     this.$('.stop').disabled = true;
   }
 
-  async loop(model, task) {
+  async loop(generation) {
     const video = this.$('video');
-    const times = [];
-    const options = { model: model.name, ...optionsOf(this, task) };
-    while (this.running) {
-      if (video.srcObject?.getVideoTracks().every((t) => t.readyState === 'ended')) {
-        this.stop();
-        this.fail(new inpage.InpageError('CameraError', 'the camera went away; start it again'));
-        return;
-      }
+    this.running = true;
+    this.frameTimes = [];
+    while (this.running && generation === this.generation) {
       if (video.readyState < 2) {
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        await this.nextFrame();
         continue;
       }
-      try {
-        const result = await inpage.call(task.method, video, options);
-        if (!this.running) return;
-        drawResult(this.$('canvas'), video.videoWidth, video.videoHeight, result, task, video);
-        this.frames += 1;
-        times.push(performance.now());
-        while (times.length > 1 && times[times.length - 1] - times[0] > 2000) times.shift();
-        const fps = times.length > 1 ? (1000 * (times.length - 1)) / (times[times.length - 1] - times[0]) : 0;
-        this.$('.fps').textContent = `${fps.toFixed(1)} fps`;
-        this.status(`${model.name} · ${result.backend} · ${result.variant}`);
-        this.emit(result);
-      } catch (error) {
-        this.stop();
-        this.fail(error);
-        return;
-      }
+      const taken = this.presented;
+      if (!(await this.once(video, generation))) break;
+      // Only wait when the video has nothing new since the frame just processed.
+      if (this.presented === taken && this.running && generation === this.generation) await this.nextFrame();
     }
+  }
+
+  /** Run and draw one frame (or the still): false when the loop should end. */
+  async once(source, generation) {
+    try {
+      const { model, task } = await modelOf(this, InpageCamera.tasks);
+      const options = optionsOf(this, task);
+      const result = await inpage.call(task.method, source, { model: model.name, ...options });
+      if (generation !== this.generation) return false;
+      const drawStart = performance.now();
+      drawResult(this, this.$('canvas'), source, result, model, options);
+      result.timings.draw_ms = performance.now() - drawStart;
+      this.count(model, result);
+      this.emit(result);
+      return true;
+    } catch (error) {
+      if (generation !== this.generation) return false;
+      this.stop();
+      this.fail(error);
+      return false;
+    }
+  }
+
+  /** Frames and frames per second over the last two seconds; the lines that show them change at most four times a second. */
+  count(model, result) {
+    const now = performance.now();
+    this.frames += 1;
+    this.frameTimes.push(now);
+    while (this.frameTimes.length && now - this.frameTimes[0] > 2000) this.frameTimes.shift();
+    const span = (now - this.frameTimes[0]) / 1000;
+    this.fps = this.frameTimes.length > 1 && span > 0 ? (this.frameTimes.length - 1) / span : null;
+    if (now - this.shownAt < READOUT_EVERY_MS && this.frameTimes.length > 2) return; // the first rate shows at once
+    this.shownAt = now;
+    this.$('.fps').textContent = this.fps == null ? '' : `${this.fps.toFixed(1)} fps`;
+    this.status(`${model.name} · ${result.backend} · ${result.variant}`);
   }
 }
 

@@ -88,6 +88,7 @@ export async function toPythonSource(source) {
       } finally {
         source.frame.close();
       }
+    case 'text':
     case 'rows':
     case 'feeds':
       return { value: source, release: noop };

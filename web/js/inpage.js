@@ -6,13 +6,15 @@
 //   const {predictions, timings, backend, variant} = await inpage.classify(imgOrUrlOrBlob, {topK: 5})
 //   const {detections} = await inpage.detect(videoOrImageOrBitmap, {model: 'blazeface'})
 //   const {poses} = await inpage.estimatePose(video)
+//   const {embeddings} = await inpage.embed(['a cat on a mat', 'stock prices'])    // {data, dims: [2, 384]}
+//   const {predictions} = await inpage.classifyText('What a lovely day', {topK: 1}) // one list per text
 //   const {predictions} = await inpage.predict('iris', [[5.1, 3.5, 1.4, 0.2]])
 //   const {outputs} = await inpage.run('my-model', {x: {data: Float32Array, dims: [1, 3], type: 'float32'}})
 //   const result = await inpage.call('estimatePose', video, {model: 'movenet'})   // any task by method
 //
 // There is one method per task the site's build registered (tasks.json, written by `inpage build`
-// from the Python task registry): an image task's takes `(source, {model, ...options})`, a task
-// of rows or tensors takes `(model, input, options)`. The options are the task's, in camelCase.
+// from the Python task registry): an image or text task's takes `(source, {model, ...options})`, a
+// task of rows or tensors takes `(model, input, options)`. The options are the task's, in camelCase.
 //
 // Start-up, each stage a 'progress' event on `inpage.events` (and a mark in `inpage.timeline()`):
 //   0. cache     the service worker (sw.js) that keeps the site's files in Cache Storage, by sha256
@@ -34,6 +36,10 @@ function emit(type, detail) {
 }
 
 function onWorkerEvent(type, detail) {
+  if (type === 'userCode') {
+    onUserCode(detail);
+    return;
+  }
   if (type === 'mark') {
     marks[detail.name] = Math.round(detail.time - performance.timeOrigin);
     return;
@@ -77,8 +83,14 @@ function reloadForIsolation(cache) {
   return true;
 }
 
-const worker = new Worker(new URL('worker.js', import.meta.url), { type: 'module', name: 'inpage' });
-const client = createClient(worker, onWorkerEvent);
+let worker = null;
+let client = null;
+
+function startWorker() {
+  worker = new Worker(new URL('worker.js', import.meta.url), { type: 'module', name: 'inpage' });
+  client = createClient(worker, onWorkerEvent);
+}
+startWorker();
 
 // The tasks this page will use first (<meta name="inpage-prefetch" content="detect">): their
 // default models download while Python starts.
@@ -90,11 +102,39 @@ async function boot() {
   const cache = await cacheLayer();
   if (reloadForIsolation(cache)) await new Promise(() => {}); // the page is reloading: nothing more starts here
   const prefetch = prefetchTasks.map((task) => SITE.defaults[task]).filter(Boolean);
-  const { threads, sessionOptions, watchdog } = await client.request('boot', {
+  const { threads, sessionOptions, watchdog } = await bootWorker(prefetch);
+  return { cache, threads, sessionOptions, userCodeLimits: Boolean(watchdog) };
+}
+
+async function bootWorker(prefetch) {
+  const started = await client.request('boot', {
     prefetch, provider: settings.provider, variant: settings.variant, threads: settings.threads, sessionOptions: settings.sessionOptions,
   });
-  if (watchdog) watchUserCode(watchdog);
-  return { cache, threads, sessionOptions, userCodeLimits: Boolean(watchdog) };
+  if (started.watchdog) watchUserCode(started.watchdog);
+  return started;
+}
+
+// Without cross-origin isolation there is no shared memory, so Python cannot be interrupted: the
+// worker says when user code starts and ends, and past its limit (and a grace for the messages) the
+// main thread ends the worker, rejects its calls with one line naming the user's function, and
+// starts a fresh one. Models load again on their next use.
+const USER_CODE_GRACE_MS = 2000;
+let userCodeTimer = null;
+
+function onUserCode({ limitMs, what }) {
+  clearTimeout(userCodeTimer);
+  if (limitMs) userCodeTimer = setTimeout(() => restartWorker(what, limitMs), limitMs + USER_CODE_GRACE_MS);
+}
+
+function restartWorker(what, limitMs) {
+  worker.terminate();
+  client.failAll(new InpageError('UserCodeError', `${what} ran past its ${limitMs / 1000} s limit and was stopped; this page is not `
+    + 'cross-origin isolated, so Python could not be interrupted and inpage restarted its worker (models load again on next use); '
+    + 'make it faster, or raise python_time_limit_s in the model\'s manifest entry'));
+  manifestPromise = null;
+  startWorker();
+  booting = booting.then((settled) => bootWorker([]).then(() => settled));
+  emit('workerRestarted', { what });
 }
 
 /**
@@ -111,7 +151,7 @@ function watchUserCode({ interrupt, deadline }) {
   }, 100);
 }
 
-const booting = boot();
+let booting = boot();
 booting.catch((error) => emit('progress', { stage: 'failed', message: `Start-up failed: ${error.message}`, fraction: 1 }));
 
 let manifestPromise = null;
@@ -196,6 +236,16 @@ async function bitmapMessage(source) {
     throw new InpageError('ImageDecodeError', `the browser cannot read this image's pixels: ${error.message}`);
   }
   return { message: { kind: 'bitmap', bitmap }, transfer: [bitmap] };
+}
+
+/** Texts (one string, or a list of strings or of [text, pair] pairs) as they are; Python checks each. */
+function textMessage(texts) {
+  if (typeof texts === 'string') return { kind: 'text', texts: [texts], single: true };
+  if (!Array.isArray(texts)) {
+    throw new InpageError('InvalidArgumentError', `texts must be a string or a list of strings, not ${texts === null ? 'null' : typeof texts}`);
+  }
+  if (texts.length === 0) throw new InpageError('InvalidArgumentError', 'texts is an empty list; give at least one string');
+  return { kind: 'text', texts, single: false };
 }
 
 /** Tabular rows (a list of lists of numbers, or one row) as a float64 tensor. */
@@ -307,7 +357,8 @@ async function call(method, source, { model, provider, variant, ...options } = {
   const started = performance.now();
   let message;
   let transfer = [];
-  if (task.input === 'rows') message = rowsMessage(source);
+  if (task.input === 'text') message = textMessage(source);
+  else if (task.input === 'rows') message = rowsMessage(source);
   else if (task.input === 'tensors') message = feedsMessage(source);
   else ({ message, transfer } = await toMessage(source));
   const captureMs = performance.now() - started;
@@ -401,9 +452,10 @@ window.inpage = {
 
 // One method per task: classify(source, options), detect(...), estimatePose(...), segment(...) take
 // an image (a URL, Blob, ImageData, <img>/<video>/<canvas>, bitmap, frame, or a list of them);
+// embed(texts, options) and classifyText(texts, options) a string or a list of strings;
 // predict(model, rows, options) takes tabular rows; run(model, feeds, options) named tensors.
 for (const task of SITE.tasks) {
-  window.inpage[task.method] = task.input === 'image'
+  window.inpage[task.method] = task.input === 'image' || task.input === 'text'
     ? (source, options = {}) => call(task.method, source, options)
     : (model, input, options = {}) => call(task.method, input, { ...options, model });
 }

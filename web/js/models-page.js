@@ -29,7 +29,9 @@ function shape(dims) {
 /** A result as a few readable lines (the full JSON is one click away in the console). */
 function summary(result, task) {
   if (result.predictions) {
-    return result.predictions.map((p) => (p.probabilities
+    // A text classifier answers with one list per text; the form sends one text.
+    const predictions = Array.isArray(result.predictions[0]) ? result.predictions[0] : result.predictions;
+    return predictions.map((p) => (p.probabilities
       ? `${p.label}  ${Object.entries(p.probabilities).map(([k, v]) => `${k}: ${v.toFixed(3)}`).join('  ')}`
       : `${(p.score * 100).toFixed(1).padStart(5)}%  ${p.label}`)).join('\n');
   }
@@ -102,6 +104,7 @@ function wireForm(node, model) {
   const method = task.input === 'image' ? task.method : null;
   node.querySelector('.image-input').hidden = !method;
   node.querySelector('.rows-input').hidden = task.input !== 'rows';
+  node.querySelector('.text-input').hidden = task.input !== 'text';
   node.querySelector('.run-input').hidden = task.input !== 'tensors';
   const show = async (work) => {
     output.hidden = false;
@@ -122,6 +125,10 @@ function wireForm(node, model) {
   node.querySelector('.sample').addEventListener('click', (event) => show(() => inpage.call(method, event.target.dataset.src, { model: model.name })));
   form.addEventListener('submit', (event) => {
     event.preventDefault();
+    if (task.input === 'text') {
+      show(() => inpage.call(task.method, node.querySelector('.text').value, { model: model.name }));
+      return;
+    }
     const text = node.querySelector('.row').value;
     show(() => {
       const row = text.split(/[\s,;]+/).filter(Boolean).map(Number);

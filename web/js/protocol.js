@@ -8,7 +8,7 @@
 // Request types, each typed below as its request payload and its reply's `result` (RequestMap,
 // ReplyMap): 'boot', 'manifest', 'probeWebGpu', 'load', 'call', 'python', 'memory', 'rawRun',
 // 'release'. Events (EventMap): 'progress', 'download', 'mark'.
-// Sources cross as {kind: 'url' | 'blob' | 'imagedata' | 'bitmap' | 'videoframe' | 'rows' | 'feeds' | 'batch', ...};
+// Sources cross as {kind: 'url' | 'blob' | 'imagedata' | 'bitmap' | 'videoframe' | 'text' | 'rows' | 'feeds' | 'batch', ...};
 // bitmaps and video frames are transferred, and closed by the worker after use.
 
 // ---- requests (page -> worker): the payload beside {id, type} -----------------------------------
@@ -85,11 +85,12 @@
  *   | {kind: 'imagedata', data: Uint8ClampedArray, width: number, height: number}
  *   | {kind: 'bitmap', bitmap: ImageBitmap}
  *   | {kind: 'videoframe', frame: VideoFrame}
+ *   | {kind: 'text', texts: Array<string | [string, string]>, single: boolean}
  *   | {kind: 'rows', rows: TensorMessage}
  *   | {kind: 'feeds', feeds: Record<string, TensorMessage>}
  *   | {kind: 'batch', items: Source[]}} Source
  *   What a call reads. `url` is absolute; bitmaps and video frames are transferred and closed by the worker;
- *   `rows` is a float64 [rows, columns] tensor (predict), `feeds` named tensors (run), `batch` a list of images.
+ *   `text` the texts of embed/classifyText (`single`: the caller gave one string), `rows` a float64 [rows, columns] tensor (predict), `feeds` named tensors (run), `batch` a list of images.
  */
 
 // ---- replies (worker -> page): `result` of {id, ok: true, result} ---------------------------------

@@ -210,15 +210,24 @@ const host = {
       throw new InpageError('UserCodeError', failures.slice(-1)[0] || `${name} is not in this site's pyodide-lock.json; rebuild it with \`inpage build\``);
     }
   },
-  /** The user's preprocess or postprocess starts; it may run `limitMs` before the main thread stops it. */
-  userCodeStarted(limitMs) {
-    if (!watchdog) return;
+  /**
+   * The user's preprocess or postprocess (`what`) starts; it may run `limitMs` before the main thread
+   * stops it. Without shared memory the main thread is told, and restarts this worker past the limit.
+   */
+  userCodeStarted(limitMs, what) {
+    if (!watchdog) {
+      emit('userCode', { limitMs, what });
+      return;
+    }
     Atomics.store(watchdog.interrupt, 0, 0);
     Atomics.store(watchdog.deadline, 0, BigInt(Math.round(Date.now() + limitMs)));
   },
   /** It ended (returned, raised or was stopped): nothing to watch, and no interrupt left pending. */
   userCodeEnded() {
-    if (!watchdog) return;
+    if (!watchdog) {
+      emit('userCode', { limitMs: 0 });
+      return;
+    }
     Atomics.store(watchdog.deadline, 0, 0n);
     Atomics.store(watchdog.interrupt, 0, 0);
   },

@@ -95,15 +95,21 @@ class Task:
 
     name: ClassVar[str]
     method: ClassVar[str]  # the Model method that runs this task: model.classify(...), ...
-    # What a call takes: "image" (a picture), "rows" (tabular rows of numbers), "tensors" (named arrays).
+    # What a call takes: "image" (a picture), "text" (strings), "rows" (tabular rows of numbers),
+    # "tensors" (named arrays).
     input_kind: ClassVar[str] = "tensors"
     image_input: ClassVar[bool] = False  # True: the entry needs an "image" section
     defaults: ClassVar[dict[str, Any]] = {}  # option defaults when the manifest gives none
     option_help: ClassVar[dict[str, str]] = {}  # one line per option, for the CLI's --help
+    # An option's type where its default does not show it (``top_k=None`` takes an int), for the CLI.
+    option_types: ClassVar[dict[str, type]] = {}
     # Values the pages use to show a result, not options of the call (pose: which keypoints to draw).
     display: ClassVar[dict[str, Any]] = {}
     judge: ClassVar[type["Judge"] | None] = None  # how two results are compared (the optimiser's accuracy)
     cli_help: ClassVar[str] = ""  # one line: what the command does, for the CLI's --help
+    # The most samples one run of the model takes; a longer list runs in chunks of this many (None:
+    # all at once). Text tasks set it, so 10,000 texts never become one 10,000-row tensor.
+    max_batch: ClassVar[int | None] = None
 
     def __init__(self, spec: ModelSpec):
         self.spec = spec
@@ -173,6 +179,25 @@ class Task:
         return options
 
     # ---- the work --------------------------------------------------------------------------
+
+    async def load(self, read) -> None:
+        """Read what the task needs besides the graph (a text model's tokenizer), once, as the model
+        loads. ``await read(path)`` gives the bytes of one of the entry's ``files``, sha256-checked."""
+
+    def prepare_batch(self, samples: list[Any], options: dict[str, Any]) -> tuple[dict[str, np.ndarray], list[Any]]:
+        """The feeds for ``samples`` run together, and one context per sample: by default each
+        sample written into its slot by ``prepare``. Text tasks tokenize the batch as a whole."""
+        feeds: dict[str, np.ndarray] = {}
+        contexts = []
+        for slot, sample in enumerate(samples):
+            feeds, context = self.prepare(sample, options, slot=slot, batch=len(samples))
+            contexts.append(context)
+        return feeds, contexts
+
+    def combine(self, results: list[Any]) -> Any:
+        """A call's result on a list of samples, from the samples' own results (the list, by default;
+        text embeddings stack into one ``(N, D)`` array)."""
+        return results
 
     def prepare(self, sample: Any, options: dict[str, Any], slot: int = 0, batch: int = 1) -> tuple[dict[str, np.ndarray], Any]:
         """The feeds for one sample (written into batch ``slot`` of ``batch``), and the context ``finish`` needs."""
@@ -294,6 +319,15 @@ def probability(name: str, value: Any) -> float:
     return number
 
 
+def boolean(name: str, value: Any) -> bool:
+    """``value`` as a bool (the command line's "true"/"false" too), or an error naming the argument."""
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        value = value.lower() == "true"
+    if not isinstance(value, (bool, np.bool_)):
+        raise InvalidArgumentError(f"{name} must be true or false, not {value!r}")
+    return bool(value)
+
+
 def positive_int(name: str, value: Any, upper: int | None = None) -> int:
     """``value`` as an int >= 1 (and <= ``upper``), or an error naming the argument."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer)) or int(value) != value or value < 1:
@@ -304,6 +338,6 @@ def positive_int(name: str, value: Any, upper: int | None = None) -> int:
 
 
 __all__ = [
-    "FrameTransform", "ImageTask", "Judge", "Task", "camel_case", "describe_tasks", "get_task", "mean", "on_register",
+    "FrameTransform", "ImageTask", "Judge", "Task", "boolean", "camel_case", "describe_tasks", "get_task", "mean", "on_register",
     "positive_int", "probability", "recognise", "register_task", "task_names",
 ]

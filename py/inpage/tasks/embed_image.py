@@ -17,8 +17,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..adding import IMAGENET, image_recipe
-from ..errors import InferenceError, InvalidArgumentError
-from . import ImageTask, Judge, mean, register_task
+from ..errors import InferenceError
+from . import ImageTask, Judge, boolean, mean, register_task
 
 
 class EmbeddingJudge(Judge):
@@ -65,12 +65,7 @@ class EmbedImage(ImageTask):
         return entry
 
     def check_options(self, options):
-        value = options["normalize"]
-        if isinstance(value, str) and value.lower() in ("true", "false"):
-            value = value.lower() == "true"  # from the command line
-        if not isinstance(value, (bool, np.bool_)):
-            raise InvalidArgumentError(f"normalize must be true or false, not {value!r}")
-        options["normalize"] = bool(value)
+        options["normalize"] = boolean("normalize", options["normalize"])
         return options
 
     def finish(self, outputs, context, options):

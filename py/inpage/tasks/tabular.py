@@ -53,7 +53,7 @@ class Tabular(Task):
         if model.info.is_ml_graph:
             return True
         tensor, _layout = model.image_input()
-        return (tensor is None and model.says_task() is None and len(model.inputs) == 1
+        return (tensor is None and model.says_task() is None and not model.is_text and len(model.inputs) == 1
                 and bool(model.inputs[0].shape) and len(model.inputs[0].shape) == 2)
 
     @classmethod

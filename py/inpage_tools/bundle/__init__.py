@@ -6,7 +6,7 @@ The output loads nothing from outside its own origin:
 
     js/, sw.js, _headers   the runtime (js/inpage.js is the one entry a page loads) and the service worker
     index.html, ...     the project's pages (every file of its pages/ folder), else inpage's demo pages
-                        (index.html, classify.html, models.html, style.css, samples/); a project page
+                        (index.html, classify.html, text.html, models.html, style.css, samples/); a project page
                         wins over a demo page of the same name, and --no-demo leaves the demo pages out
     tasks.json          the tasks and what the pages need of them (method names, option defaults, the
                         file each provider runs, the default model per task)
@@ -34,6 +34,7 @@ from inpage.errors import BuildError
 from .assets import build_assets
 from .files import install
 from .runtime import build_runtime, npm_package, runtime_complete
+from .search_index import build_search_index
 from .validate import CheckedManifest, ManifestProblems, check_manifest, manifest_files
 from .wheels import build_python, user_module_entries
 
@@ -55,7 +56,8 @@ def models_dir_for(project: Path | None) -> Path:
 
 # web/'s demo: the pages, their scripts, styles and samples. The rest of web/ is the runtime every
 # page needs (js/inpage.js and what it loads, the service worker).
-DEMO_FILES = ("index.html", "classify.html", "models.html", "style.css", "js/webcam-page.js", "js/classify-page.js", "js/models-page.js")
+DEMO_FILES = ("index.html", "classify.html", "text.html", "models.html", "style.css", "js/webcam-page.js", "js/classify-page.js",
+              "js/text-page.js", "js/models-page.js")
 DEMO_FOLDERS = ("samples/",)
 # What a static host that reads a _headers file (Netlify, Cloudflare Pages) sends with every file:
 # cross-origin isolation, so onnxruntime-web runs on threads without the service worker's reload.
@@ -231,7 +233,7 @@ def build_site(out: Path, project: Path | None = None, steps: tuple[str, ...] = 
         packages_file.write_text(json.dumps(packages))
         log.step("python", changed)
     if "models" in steps:
-        log.step("models", build_models(out, checked) + build_tasks(out, checked))
+        log.step("models", build_models(out, checked) + build_tasks(out, checked) + build_search_index(out, checked, demo))
     packages = json.loads(packages_file.read_text()) if packages_file.exists() else ["inpage"]
     log.step("assets", build_assets(out, packages))
     return log.changed

@@ -59,6 +59,7 @@ def check_manifest(manifest_path: Path) -> CheckedManifest:
             continue
         where = f"model {spec.name!r}"
         files = [(spec.file, spec.sha256, "file")] + [(v.file, v.sha256, f"variants[{v.name!r}].file") for v in spec.variants]
+        files += [(path, digest, "files") for path, digest in spec.files.items()]
         present = True
         for file_name, sha256, field_name in files:
             path = models_dir / file_name
@@ -91,10 +92,12 @@ def check_manifest(manifest_path: Path) -> CheckedManifest:
 
 
 def manifest_files(checked: CheckedManifest) -> list[str]:
-    """Every file the manifest needs beside it: models, variants, labels (relative paths)."""
+    """Every file the manifest needs beside it: models, variants, labels, a text model's tokenizer and
+    configs (relative paths)."""
     files: list[str] = []
     for spec, entry in zip(checked.specs, checked.entries):
         files.append(spec.file)
+        files.extend(spec.files)
         files.extend(v.file for v in spec.variants)
         labels_file = labels_location(entry)
         if labels_file:
