@@ -49,6 +49,7 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "py"))  # the checkout's packages, installed or not
+sys.path.insert(0, str(ROOT / "bench"))  # text_bench, beside this file, however it is loaded
 
 from inpage_tools.harness import CHROMIUM, QUIET_FLAGS, Server, build  # noqa: E402
 from inpage_tools.y4m import fit_photo, photo_frames, write_y4m  # noqa: E402

@@ -88,7 +88,7 @@ def test_tasks_json_says_what_the_pages_would_otherwise_hard_code(site):
     entry = next(e for e in manifest if e["name"] == "nanodet-m")
     kept = next((v["file"] for v in entry.get("variants", []) if "wasm" in v.get("providers", [])), entry["file"])
     assert tasks["models"]["nanodet-m"]["files"]["wasm"] == kept
-    assert tasks["defaults"] == {"classify": "efficientnet-lite0", "detect": "nanodet-m", "pose": "movenet-lightning", "segment": "selfie"}
+    assert tasks["defaults"] == {"classify": "efficientnet-lite0", "detect": "nanodet-m", "pose": "movenet-lightning", "segment": "selfie", "embed": "all-minilm-l6-v2"}
     assert "tasks.json" in json.loads((site / "assets.json").read_text())["files"]
 
 
