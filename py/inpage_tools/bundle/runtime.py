@@ -202,10 +202,16 @@ def find_pyodide_wheel(file_name: str, sha256: str) -> Path:
         print(f"  fetching {file_name} from {pyodide_cdn()}", flush=True)
         with urllib.request.urlopen(pyodide_cdn() + file_name, timeout=30) as response:
             cached.write_bytes(response.read())
-        return cached
+        if sha256_of(cached) == sha256:
+            return cached
+        cached.unlink()
+        errors.append(f"the Pyodide CDN sent a {file_name} whose sha256 is not the lock's")
     except OSError as exc:
         errors.append(f"the Pyodide CDN: {getattr(exc, 'reason', exc)}")
-    raise BuildError(f"cannot get the Pyodide wheel {file_name}: " + "; ".join(errors))
+    # Offline, the one way left is a copy the user fetched elsewhere: say where it goes.
+    raise BuildError(
+        f"cannot get the Pyodide wheel {file_name}: " + "; ".join(errors)
+        + f"; download it from {pyodide_cdn()}{file_name} and put it in {cache}")
 
 
 def _carrier(cache: Path) -> Path:
