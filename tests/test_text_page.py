@@ -186,6 +186,8 @@ def test_a_text_project_classifies_in_the_page_as_natively(text_project, browser
         # The models page offers a text form for each text model.
         page.goto(server.url + "models.html")
         card = page.locator('[data-model="sentiment"]')
+        assert "Text input\ntokenizer.json, up to" in card.locator(".facts").inner_text()
+        assert "Pooling\ncls, normalised" in page.locator('[data-model="tiny-embedder"] .facts').inner_text()
         card.locator(".text").fill("What a lovely day!")
         card.locator(".text-input button").click()
         page.wait_for_function("document.querySelector('[data-model=sentiment] .result').textContent.includes('%')")

@@ -2,7 +2,7 @@
 // The picture in and its display are an <inpage-image> (elements.js); this page adds the sample
 // photos, the model and provider pickers, and the side panel fed by the element's events.
 // It offers every classification model in the site's manifest.
-import { bindProgress, bindProviderSelect, clearNotice, describeEnvironment, fillModelSelect, ms, notify, reportBackend } from './ui.js';
+import { bindProgress, bindProviderSelect, clearNotice, describeEnvironment, fillModelSelect, ms, notify, predictionItems, reportBackend } from './ui.js';
 
 const inpage = window.inpage;
 const $ = (id) => document.getElementById(id);
@@ -48,14 +48,7 @@ picture.addEventListener('inpage-result', ({ detail: result }) => {
     item.className = 'raw';
     item.textContent = JSON.stringify(result.result, (key, v) => (ArrayBuffer.isView(v) ? `${v.constructor.name}(${v.length})` : v), 1);
     list.replaceChildren(item);
-  } else list.replaceChildren(...result.predictions.map(({ label, score }) => {
-    const item = document.createElement('li');
-    item.innerHTML = '<span class="label"></span><span class="score"></span><span class="bar"><span></span></span>';
-    item.querySelector('.label').textContent = label;
-    item.querySelector('.score').textContent = `${(score * 100).toFixed(1)}%`;
-    item.querySelector('.bar span').style.width = `${(score * 100).toFixed(1)}%`;
-    return item;
-  }));
+  } else list.replaceChildren(...predictionItems(result.predictions));
   for (const cell of document.querySelectorAll('#timings [data-t]')) cell.textContent = ms(result.timings[cell.dataset.t]);
   $('backend').textContent = `${result.backend.toUpperCase()}${result.variant && result.variant !== 'base' ? ` · ${result.variant}` : ''}`;
   reportBackend(notices, result);

@@ -68,6 +68,8 @@ function card(model, report) {
   }
   if (model.image) fact(facts, 'Image input', `${model.image.layout}, ${model.image.resize}${model.image.normalize ? `, normalize ${model.image.normalize.units}` : ''}`);
   if (model.head?.type) fact(facts, 'Head', model.head.type);
+  if (model.text) fact(facts, 'Text input', `${model.text.tokenizer.split('/').pop()}, up to ${model.text.max_length} tokens`);
+  if (model.head?.pooling) fact(facts, 'Pooling', `${model.head.pooling}${model.options?.normalize ? ', normalised' : ''}`);
   const rows = node.querySelector('.tensors tbody');
   for (const [kind, list] of [['in', model.inputs], ['out', model.outputs]]) {
     for (const tensor of list || []) {

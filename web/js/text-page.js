@@ -1,7 +1,7 @@
 // The text page: semantic search over sample documents that the build embedded natively (with the
 // site's default embed model and the same Python), the query embedded here; and text classification
 // where the site has a classify_text model.
-import { bindProgress, bindProviderSelect, clearNotice, describeEnvironment, fillModelSelect, ms, notify, reportBackend } from './ui.js';
+import { bindProgress, bindProviderSelect, clearNotice, describeEnvironment, fillModelSelect, ms, notify, predictionItems, reportBackend } from './ui.js';
 
 const inpage = window.inpage;
 const $ = (id) => document.getElementById(id);
@@ -81,14 +81,7 @@ async function classify(text) {
   try {
     const result = await inpage.classifyText(text, { model: $('classifier').value || undefined, topK: 5 });
     clearNotice(notices, 'classify');
-    $('predictions').replaceChildren(...result.predictions[0].map(({ label, score }) => {
-      const item = document.createElement('li');
-      item.innerHTML = '<span class="label"></span><span class="score"></span><span class="bar"><span></span></span>';
-      item.querySelector('.label').textContent = label;
-      item.querySelector('.score').textContent = `${(score * 100).toFixed(1)}%`;
-      item.querySelector('.bar span').style.width = `${(score * 100).toFixed(1)}%`;
-      return item;
-    }));
+    $('predictions').replaceChildren(...predictionItems(result.predictions[0]));
     showCall(result);
   } catch (error) {
     notify(notices, 'error', `Could not classify the text: ${error.message}`, 'classify');

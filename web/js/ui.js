@@ -148,6 +148,18 @@ export function reportBackend(notices, result) {
   }
 }
 
+/** One list item per prediction: label and score as text (never markup), and a bar as wide as the score. */
+export function predictionItems(predictions) {
+  return predictions.map(({ label, score }) => {
+    const item = document.createElement('li');
+    item.innerHTML = '<span class="label"></span><span class="score"></span><span class="bar"><span></span></span>';
+    item.querySelector('.label').textContent = label;
+    item.querySelector('.score').textContent = `${(score * 100).toFixed(1)}%`;
+    item.querySelector('.bar span').style.width = `${(score * 100).toFixed(1)}%`;
+    return item;
+  });
+}
+
 export function ms(value) {
   return value == null ? '–' : `${value.toFixed(1)} ms`;
 }
