@@ -157,9 +157,11 @@ def test_the_benchmark_keeps_other_cpu_kinds_records(monkeypatch, tmp_path):
     sys.modules["bench_module"] = bench
     spec.loader.exec_module(bench)
     manifest = tmp_path / "manifest.json"
-    manifest.write_text(json.dumps({"models": [{"name": "m", "variants": [{"name": "int8", "providers": ["cpu-int8dot", "wasm", bench.NATIVE_KEY]}]}]}))
+    manifest.write_text(json.dumps({"models": [{"name": "m", "variants": [{"name": "int8", "providers": ["cpu", "cpu-int8dot", "wasm"]}]}]}))
     monkeypatch.setattr(bench, "MANIFEST", manifest)
-    bench.write_kept_variants({"m": {}})  # this machine kept nothing for WASM or its own CPU kind
+    # Recorded for both kinds of CPU and WASM; this machine (of either kind) now keeps nothing for
+    # WASM or its own kind, and must leave the other kind's record alone.
+    bench.write_kept_variants({"m": {}})
     [variant] = json.loads(manifest.read_text())["models"][0]["variants"]
     other = {"cpu", "cpu-int8dot"} - {bench.NATIVE_KEY}
     assert variant["providers"] == sorted(other)
