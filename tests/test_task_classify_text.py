@@ -67,6 +67,9 @@ def test_predictions_by_hand(project):
         run(model.classify_text(TEXTS[0], top_k=0))
     with pytest.raises(InvalidArgumentError, match="texts\\[0\\] is a float"):
         run(model.classify_text([1.5]))
+    for endless in (float("inf"), float("nan")):
+        with pytest.raises(InvalidArgumentError, match="top_k must be a positive integer"):
+            run(model.classify_text(TEXTS[0], top_k=endless))
 
 
 def test_a_multi_label_model_scores_each_class_alone(tmp_path):
@@ -93,3 +96,60 @@ def test_the_cli_classifies_texts(project):
     # An embedder's command on a classifier: one line naming what the model does.
     wrong = inpage("embed", "hello", "--model", "sentiment", cwd=project)
     assert wrong.returncode != 0 and "is a classify_text model" in wrong.stderr
+
+
+def test_a_one_logit_model_is_scored_through_sigmoid(tmp_path):
+    """A cross-encoder or a binary head with one logit: softmax would make every text 1.0."""
+    project = tmp_path / "project"
+    project.mkdir()
+    folder = text_export_folder(tmp_path / "relevance", kind="classify", labels=("relevant",))
+    added = inpage("add", folder, cwd=project)
+    assert added.returncode == 0 and "one class: its logit is scored through sigmoid" in added.stdout
+    texts = ["What a lovely day!", "This is awful."]
+    table = token_table(30522, 8).astype(np.float64)
+    weights = np.random.default_rng(1).standard_normal((8, 1)).astype(np.float32).astype(np.float64)
+    logits = np.array([(table[ids].mean(0) @ weights)[0] for ids in reference_ids(texts, 128)])
+    scores = [predictions[0].score for predictions in run(load(project, "relevance").classify_text(texts))]
+    np.testing.assert_allclose(scores, 1 / (1 + np.exp(-logits)), atol=1e-5)
+    assert len(set(np.round(scores, 6))) == 2
+
+
+def test_a_regression_model_gives_its_raw_outputs(tmp_path):
+    project = tmp_path / "project"
+    project.mkdir()
+    folder = text_export_folder(tmp_path / "stars", kind="classify", labels=("stars",))
+    config = json.loads((folder / "config.json").read_text())
+    config["problem_type"] = "regression"
+    (folder / "config.json").write_text(json.dumps(config))
+    added = inpage("add", folder, cwd=project)
+    assert added.returncode == 0 and "scores are the raw outputs" in added.stdout
+    weights = np.random.default_rng(1).standard_normal((8, 1)).astype(np.float32).astype(np.float64)
+    [ids] = reference_ids(["What a lovely day!"], 128)
+    [prediction] = run(load(project, "stars").classify_text("What a lovely day!"))
+    assert prediction.score == pytest.approx((token_table(30522, 8).astype(np.float64)[ids].mean(0) @ weights)[0], abs=1e-5)
+
+
+def test_an_output_that_is_not_class_scores_is_refused(tmp_path):
+    """Token vectors [N, tokens, D] with an id2label: not a classifier's scores, whatever the config says."""
+    project = tmp_path / "project"
+    project.mkdir()
+    folder = text_export_folder(tmp_path / "tokens", kind="embed")
+    (folder / "modules.json").unlink()
+    config = json.loads((folder / "config.json").read_text())
+    config["id2label"] = {str(i): f"c{i}" for i in range(8)}
+    (folder / "config.json").write_text(json.dumps(config))
+    refused = inpage("add", folder, "--task", "classify_text", cwd=project)
+    assert refused.returncode != 0 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+    assert "has shape ['batch', 'sequence', 8]; a text classifier gives class scores [N, C]" in refused.stderr
+
+
+def test_a_sparse_id2label_keeps_each_name_at_its_index(tmp_path):
+    project = tmp_path / "project"
+    project.mkdir()
+    folder = text_export_folder(tmp_path / "gappy", kind="classify", labels=LABELS)
+    config = json.loads((folder / "config.json").read_text())
+    config["id2label"] = {"2": "positive", "0": "negative"}  # class 1 unnamed: "positive" must stay class 2
+    (folder / "config.json").write_text(json.dumps(config))
+    added = inpage("add", folder, cwd=project)
+    assert added.returncode == 0, added.stderr
+    assert json.loads((project / "models" / "manifest.json").read_text())["models"][0]["labels"] == ["negative", "1", "positive"]

@@ -9,13 +9,14 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import run
 from inpage import InvalidArgumentError, load_model
 from inpage.errors import ModelIntegrityError
-from makers import reference_ids, text_export_folder, token_table
+from makers import MINILM, reference_ids, text_export_folder, token_table
 
 TEXTS = ["A cat sat on the mat.", "Stocks fell sharply today!", "", "Crème brûlée 🍮 和 寿司", "x " * 40]
 
@@ -161,7 +162,7 @@ def test_add_refuses_what_it_cannot_run(tmp_path):
     (folder / "tokenizer.json").write_text(json.dumps(tokenizer))
     refused = inpage("add", folder, cwd=project)
     assert refused.returncode != 0 and len(refused.stderr.strip().splitlines()) == 1
-    assert "WordLevel" in refused.stderr and "not supported" in refused.stderr
+    assert refused.stderr.strip() == f'inpage: {folder}/tokenizer.json: model type "WordLevel" is not supported (supported: BPE, Unigram, WordPiece)'
     assert not (project / "models").exists(), "a refused add leaves nothing behind"
 
     (folder / "tokenizer.json").unlink()
@@ -181,12 +182,21 @@ def test_the_cli_embeds_texts(tmp_path):
     payload = json.loads(done.stdout)
     assert payload["embeddings"]["dims"] == [2, 8]
     np.testing.assert_allclose(np.reshape(payload["embeddings"]["data"], (2, 8)), by_hand(TEXTS[:2], "mean", True), atol=1e-5)
+    # One text per line, blank lines too, so that row N is line N: a Windows file (BOM, CRLF) and
+    # texts holding a form feed or U+2028, which str.splitlines() would cut, keep their rows.
+    lines = ["A cat sat on the mat.", "", "Page\x0cbreak", "Line\u2028separator", "Stocks fell sharply today!"]
     listed = tmp_path / "texts.txt"
-    listed.write_text("A cat sat on the mat.\n\nStocks fell sharply today!\n", encoding="utf-8")
-    from_file = inpage("embed", "--file", listed, cwd=project)
-    assert from_file.returncode == 0 and len(from_file.stdout.strip().splitlines()) == 2
+    listed.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(lines).encode("utf-8") + b"\r\n")
+    from_file = inpage("embed", "--file", listed, "--json", cwd=project)
+    assert from_file.returncode == 0, from_file.stderr
+    rows = np.reshape(json.loads(from_file.stdout)["embeddings"]["data"], (-1, 8))
+    np.testing.assert_allclose(rows, by_hand(lines, "mean", True), atol=1e-5)
     from_stdin = inpage("embed", "--file", "-", "--json", cwd=project, stdin="one\ntwo\nthree\n")
     assert json.loads(from_stdin.stdout)["embeddings"]["dims"] == [3, 8]
+    latin1 = subprocess.run([sys.executable, "-m", "inpage_tools", "embed", "--file", "-"], cwd=project, input="caf\xe9\n".encode("latin-1"),
+                            capture_output=True, timeout=300)
+    assert latin1.returncode != 0 and latin1.stderr.decode().strip() == (
+        "inpage: standard input is not UTF-8 text (byte 3 cannot be read); save it as UTF-8, one text per line")
     nothing = inpage("embed", cwd=project)
     assert nothing.returncode != 0 and "give the texts" in nothing.stderr and len(nothing.stderr.strip().splitlines()) == 1
 
@@ -220,3 +230,162 @@ def test_inspect_reads_an_export_folder_without_writing(tmp_path):
     assert shown.returncode == 0, shown.stderr
     assert "inpage add would write: task embed" in shown.stdout and "pooling: max (from 1_Pooling/config.json)" in shown.stdout
     assert not (tmp_path / "models").exists()
+
+
+def _axes(folder, inputs, outputs):
+    import onnx
+
+    graph = onnx.load(folder / "model.onnx")
+    for values, dims in ((graph.graph.input, inputs), (graph.graph.output, outputs)):
+        for value in values:
+            for axis, wanted in zip(value.type.tensor_type.shape.dim, dims):
+                if isinstance(wanted, int):
+                    axis.dim_value = wanted
+                else:
+                    axis.dim_param = wanted
+    onnx.save(graph, folder / "model.onnx")
+
+
+def test_a_static_export_is_padded_to_its_fixed_length(tmp_path):
+    """A graph exported with input_ids [1, 16] (torch.onnx.export without dynamic_axes) runs: every
+    text is cut at 16 tokens and padded to 16, one text per run."""
+    project = tmp_path / "project"
+    project.mkdir()
+    folder = text_export_folder(tmp_path / "static")
+    _axes(folder, [1, 16], [1, 16, 8])
+    added = inpage("add", folder, cwd=project)
+    assert added.returncode == 0, added.stderr
+    assert "max_length: 16 tokens (the graph's fixed sequence length" in added.stdout
+    model = load(project, "static")
+    shapes = _recording(model)
+    texts = ["A cat sat on the mat.", "x " * 40, ""]
+    vectors = run(model.embed(texts))
+    assert shapes == [(1, 16)] * 3
+    np.testing.assert_allclose(vectors, by_hand(texts, "mean", True, max_length=16), atol=1e-5)
+
+
+def test_a_fixed_batch_of_several_texts_is_refused_at_add(tmp_path):
+    project = tmp_path / "project"
+    project.mkdir()
+    folder = text_export_folder(tmp_path / "pairs")
+    _axes(folder, [2, "sequence"], [2, "sequence", 8])
+    refused = inpage("add", folder, cwd=project)
+    assert refused.returncode != 0 and len(refused.stderr.strip().splitlines()) == 1
+    assert "takes a fixed batch of 2 texts; export the model with a dynamic batch axis" in refused.stderr
+
+
+def test_modules_inpage_does_not_run_are_refused(tmp_path):
+    """A Dense projection after pooling (modules.json) is part of the model: pooling without it gives
+    vectors of another space, so add refuses rather than embed wrongly."""
+    project = tmp_path / "project"
+    project.mkdir()
+    folder = text_export_folder(tmp_path / "dense")
+    modules = json.loads((folder / "modules.json").read_text())
+    modules.insert(2, {"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"})
+    (folder / "modules.json").write_text(json.dumps(modules))
+    refused = inpage("add", folder, cwd=project)
+    assert refused.returncode != 0 and len(refused.stderr.strip().splitlines()) == 1
+    assert "modules.json lists sentence_transformers.models.Dense" in refused.stderr and "sentence_embedding" in refused.stderr
+
+
+def test_roberta_style_positions_leave_out_the_padding_offset(tmp_path):
+    """RoBERTa's 514 position rows take 512 tokens: positions start after pad_token_id (1)."""
+    folder = text_export_folder(tmp_path / "roberta", kind="classify")
+    config = json.loads((folder / "config.json").read_text())
+    config.update(model_type="roberta", max_position_embeddings=514, pad_token_id=1)
+    (folder / "config.json").write_text(json.dumps(config))
+    (folder / "tokenizer_config.json").write_text(json.dumps({"model_max_length": int(1e30)}))
+    shown = inpage("inspect", folder, cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert "max_length: 512 tokens (config.json max_position_embeddings 514, less the 2 before the first position)" in shown.stdout
+    # A tokenizer config asking for more than the positions hold is capped at them.
+    (folder / "tokenizer_config.json").write_text(json.dumps({"model_max_length": 514}))
+    assert "max_length: 512 tokens" in inpage("inspect", folder, cwd=tmp_path).stdout
+
+
+def test_an_output_that_is_not_there_is_named(tmp_path):
+    project = tmp_path / "project"
+    project.mkdir()
+    folder = text_export_folder(tmp_path / "tiny")
+    refused = inpage("add", folder, "--output", "nope", cwd=project)
+    assert refused.returncode != 0 and refused.stderr.strip() == "inpage: the model has no output 'nope'; its outputs are last_hidden_state"
+
+
+@pytest.mark.parametrize("pooling", ["mean", "cls", "max"])
+def test_a_text_that_gives_no_tokens_is_refused(tmp_path, pooling):
+    """Without a post-processor adding [CLS]/[SEP] (GPT-2's tokenizers have none), "" gives no token:
+    there is nothing to pool, so the call says which text, rather than a zero vector or NaN."""
+    tokenizer = json.loads((MINILM / "tokenizer.json").read_text(encoding="utf-8"))
+    tokenizer["post_processor"] = None
+    bare = tmp_path / "bare.tokenizer.json"
+    bare.write_text(json.dumps(tokenizer), encoding="utf-8")
+    project, _ = add_folder(tmp_path, pooling=pooling, tokenizer=bare)
+    model = load(project)
+    assert run(model.embed("hello")).shape == (8,)
+    with pytest.raises(InvalidArgumentError) as refused:
+        run(model.embed(["hello", "\t \u200b"]))
+    assert str(refused.value) == ("the text '\\t \\u200b' gives no tokens with the tokenizer of model 'tiny'; "
+                                  "leave out empty and whitespace-only texts")
+
+
+def test_do_lower_case_lowercases_before_a_cased_tokenizer(tmp_path):
+    """sentence-transformers lowercases texts itself where sentence_bert_config.json says do_lower_case,
+    whatever the tokenizer does; inpage must too, or a cased tokenizer sees other tokens."""
+    tokenizer = json.loads((MINILM / "tokenizer.json").read_text(encoding="utf-8"))
+    tokenizer["normalizer"]["lowercase"] = False
+    cased = tmp_path / "cased.tokenizer.json"
+    cased.write_text(json.dumps(tokenizer), encoding="utf-8")
+    folder = text_export_folder(tmp_path / "lower", tokenizer=cased)
+    config = json.loads((folder / "sentence_bert_config.json").read_text())
+    (folder / "sentence_bert_config.json").write_text(json.dumps({**config, "do_lower_case": True}))
+    project = tmp_path / "project"
+    project.mkdir()
+    added = inpage("add", folder, cwd=project)
+    assert added.returncode == 0 and "lowercase: texts are lowercased before tokenizing" in added.stdout
+    model = load(project, "lower")
+    shouted, quiet = run(model.embed(["HELLO World", "hello world"]))
+    np.testing.assert_array_equal(shouted, quiet)
+    np.testing.assert_allclose(quiet, by_hand(["hello world"], "mean", True)[0], atol=1e-5)
+
+
+def test_a_folder_named_with_accents_and_spaces_gives_a_usable_name(tmp_path):
+    project = tmp_path / "project"
+    project.mkdir()
+    folder = text_export_folder(tmp_path / "Crème Brûlée (v2) 模型")
+    added = inpage("add", folder, cwd=project)
+    assert added.returncode == 0, added.stderr
+    assert json.loads((project / "models" / "manifest.json").read_text())["models"][0]["name"] == "creme-brulee-v2"
+
+
+def test_another_models_tokenizer_is_refused_at_add(tmp_path):
+    """RoBERTa's tokenizer (50,265 tokens) beside a graph whose word table has MiniLM's 30,522 rows:
+    some texts would index past the table at run time, so add refuses it."""
+    import gzip
+
+    folder = text_export_folder(tmp_path / "mixed")
+    (folder / "tokenizer.json").write_bytes(gzip.decompress((Path(__file__).parent / "fixtures/tokenizers/roberta-base.tokenizer.json.gz").read_bytes()))
+    project = tmp_path / "project"
+    project.mkdir()
+    refused = inpage("add", folder, cwd=project)
+    assert refused.returncode != 0 and refused.stderr.strip() == (
+        "inpage: tokenizer.json has 50265 tokens, but the model's token table has 30522 rows: the tokenizer is another model's; "
+        "export the folder again, with the tokenizer the model was trained with")
+
+
+def test_a_failed_run_prints_nothing_but_the_error(tmp_path):
+    """onnxruntime logs a failed run as a coloured [E:onnxruntime...] line on stderr; inpage's own
+    one-line error says the same, so the log line must not appear as well."""
+    project, _ = add_folder(tmp_path)
+    script = (
+        "import numpy as np, asyncio, inpage\n"
+        "async def main():\n"
+        f"    model = await inpage.load_model('tiny', manifest={str(project / 'models' / 'manifest.json')!r})\n"
+        "    ids = np.array([[40000]])  # past the 30,522-row table\n"
+        "    try:\n"
+        "        await model.run({'input_ids': ids, 'attention_mask': np.ones_like(ids), 'token_type_ids': np.zeros_like(ids)})\n"
+        "    except inpage.InpageError as exc:\n"
+        "        print(type(exc).__name__)\n"
+        "asyncio.run(main())\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "InferenceError", done.stderr
+    assert done.stderr == ""

@@ -411,6 +411,8 @@ def minimal(**sections) -> str:
     ("pre_tokenizer", {"type": "Split", "pattern": {"Regex": "(?<=a+)b"}, "behavior": "Isolated", "invert": False},
      "cannot be used here"),
     ("pre_tokenizer", {"type": "Punctuation", "behavior": "Sideways"}, "'behavior' must be one of"),
+    # No type, and none of the fields the Rust library tells models apart by: not called WordLevel.
+    ("model", {}, "its model section has no type, and its fields match no model's"),
 ])
 def test_unsupported_or_malformed_components_name_themselves(section, value, message):
     with pytest.raises(TokenizerError) as info:
@@ -432,6 +434,9 @@ def test_file_errors_are_one_line(tmp_path):
     broken.write_bytes(b"\xff\xfe")
     with pytest.raises(TokenizerError, match="is not UTF-8"):
         Tokenizer.from_file(broken)
+    broken.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    with pytest.raises(TokenizerError, match="is nested too deeply to be a tokenizers file"):
+        Tokenizer.from_file(broken)
 
 
 def test_missing_unknown_tokens_are_reported():
@@ -451,9 +456,11 @@ def test_bad_arguments_are_invalid_argument_errors():
                  lambda: ours.enable_truncation(-1), lambda: ours.enable_truncation(8, strategy="sideways"),
                  lambda: ours.enable_truncation(4, stride=3), lambda: ours.enable_padding(direction="up"),
                  lambda: ours.enable_padding(length=2.5), lambda: ours.token_to_id(5), lambda: ours.id_to_token("5"),
-                 lambda: Tokenizer.from_str(b"{}")):
+                 lambda: Tokenizer.from_str(b"{}"), lambda: Tokenizer.from_file(None), lambda: ours.decode_batch(None)):
         with pytest.raises(InvalidArgumentError):
             call()
+    with pytest.raises(InvalidArgumentError, match="max_length 1 leaves no room for the 2 special tokens the tokenizer adds; use at least 2"):
+        ours.enable_truncation(1)
 
 
 def test_settings_round_trip_like_the_reference():

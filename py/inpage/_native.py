@@ -92,9 +92,10 @@ class NativeSession:
             warnings.warn(f"inpage: running {file_name} on CPU: {self.fallback_reason}", stacklevel=3)
             wanted = PROVIDERS["cpu"]
         options = ort.SessionOptions()
-        # Errors only: some converted graphs carry unused initializers that onnxruntime reports,
-        # harmlessly, at every load.
-        options.log_severity_level = 3
+        # Fatal only: some converted graphs carry unused initializers that onnxruntime reports,
+        # harmlessly, at every load, and a failed run would print its error as a coloured log line
+        # before the one-line error inpage raises with the same text.
+        options.log_severity_level = 4
         if threads:
             options.intra_op_num_threads = threads
         for key, value in (config or {}).items():

@@ -143,12 +143,16 @@ def _literal(text: str) -> Any:
 
 
 def label_names(value: Any) -> list[str] | None:
-    """Class names from metadata: a list, or a ``{index: name}`` dict in index order."""
+    """Class names from metadata: a list, or a ``{index: name}`` dict. A dict's names go at their
+    indices, so an index the dict skips is named by its number rather than shifting the rest."""
     if isinstance(value, dict):
         try:
-            return [str(value[k]) for k in sorted(value, key=lambda k: int(k))]
+            by_index = {int(k): str(v) for k, v in value.items()}
         except (TypeError, ValueError):
             return None
+        if not by_index or min(by_index) < 0 or max(by_index) >= max(2 * len(by_index), 1024):
+            return None  # not class indices (or so sparse that they cannot be)
+        return [by_index.get(i, str(i)) for i in range(max(by_index) + 1)]
     if isinstance(value, list):
         return [str(v) for v in value]
     return None

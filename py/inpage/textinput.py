@@ -7,9 +7,12 @@ A text model's entry carries a ``text`` section beside its ``files``::
     "text": {"tokenizer": "minilm/tokenizer.json", "max_length": 256,
              "inputs": {"input_ids": "input_ids", "attention_mask": "attention_mask", "token_type_ids": "token_type_ids"}}
 
+``lowercase: true`` (from sentence-transformers' ``do_lower_case``) lowercases texts before the tokenizer.
+
 ``inputs`` says which graph input takes which of the tokenizer's arrays (a graph may take any subset
 of the three, under any names). Texts longer than ``max_length`` tokens are cut there, as the model
-was trained; a batch is padded to its longest text, not to ``max_length``, so short texts stay cheap.
+was trained; a batch is padded to its longest text, not to ``max_length``, so short texts stay cheap
+(a graph exported with a fixed sequence length gets every batch padded to that length).
 A call's texts run ``max_batch`` at a time, so memory is bounded by the model, not by how many
 texts a caller sends.
 """
@@ -30,6 +33,9 @@ TEXT_ROLES = ("input_ids", "attention_mask", "token_type_ids")
 TEXT_INPUT_DTYPES = {"int64": np.int64, "int32": np.int32}
 # The longest sequence a BERT-style model takes, where neither the entry nor the tokenizer says.
 DEFAULT_MAX_LENGTH = 512
+# Model types (config.json model_type) whose position ids start after the padding token's, so that
+# max_position_embeddings counts pad_token_id + 1 rows no text can use (Hugging Face's modeling code).
+_POSITIONS_AFTER_PADDING = {"roberta", "xlm-roberta", "xlm-roberta-xl", "camembert", "mpnet", "longformer", "data2vec-text", "ibert", "luke"}
 
 
 @dataclass(frozen=True)
@@ -39,6 +45,7 @@ class TextSpec:
     tokenizer: str
     max_length: int
     inputs: dict[str, str]  # role (input_ids, attention_mask, token_type_ids) -> graph input name
+    lowercase: bool = False  # sentence-transformers' do_lower_case: texts are lowercased before the tokenizer
 
 
 def text_spec(spec: ModelSpec) -> tuple[TextSpec | None, list[str]]:
@@ -65,30 +72,54 @@ def text_spec(spec: ModelSpec) -> tuple[TextSpec | None, list[str]]:
             problems.append(f"text.inputs.{role} names {name!r}, which is not among the inputs {list(names)}")
         elif names[name].dtype not in TEXT_INPUT_DTYPES:
             problems.append(f"input {name!r} is {names[name].dtype}; token inputs must be int64 or int32")
+    lowercase = raw.get("lowercase", False)
+    if not isinstance(lowercase, bool):
+        problems.append(f"text.lowercase must be true or false, not {lowercase!r}")
     unfed = [name for name in names if name not in inputs.values()]
     if inputs and unfed:
         problems.append(f"inputs {', '.join(map(repr, unfed))} are not in text.inputs, so nothing would feed them")
     if problems:
         return None, problems
-    return TextSpec(tokenizer, max_length, dict(inputs)), []
+    return TextSpec(tokenizer, max_length, dict(inputs), lowercase), []
 
 
 def max_length(model) -> int:
     """The longest sequence a model of an export folder takes: sentence-transformers' ``max_seq_length``,
-    else the tokenizer config's ``model_max_length``, else the position embeddings' count, at most
-    that count; a note says which."""
-    positions = model.folder_json("config.json").get("max_position_embeddings")
-    positions = positions if isinstance(positions, int) and positions > 1 else None
+    else the tokenizer config's ``model_max_length``, else the position embeddings' count; never
+    more than the positions the model has, nor than the length a static graph was exported with. A
+    note says which."""
+    limits = []  # (tokens, why): what the model itself can take
+    config = model.folder_json("config.json")
+    positions = config.get("max_position_embeddings")
+    if isinstance(positions, int) and not isinstance(positions, bool) and positions > 1:
+        pad = config.get("pad_token_id")
+        if config.get("model_type") in _POSITIONS_AFTER_PADDING and isinstance(pad, int) and 0 <= pad < positions - 2:
+            # RoBERTa's family numbers positions from pad_token_id + 1: of its 514 rows, 512 are usable.
+            limits.append((positions - pad - 1, f"config.json max_position_embeddings {positions}, less the {pad + 1} before the first position"))
+        else:
+            limits.append((positions, "config.json max_position_embeddings"))
+    fixed = fixed_length(model.inputs)
+    if fixed is not None:
+        limits.append((fixed, "the graph's fixed sequence length; shorter texts are padded to it"))
+    limit = min(limits, default=None)
     for path, key in (("sentence_bert_config.json", "max_seq_length"), ("tokenizer_config.json", "model_max_length")):
         value = model.folder_json(path).get(key)
         # Transformers writes a huge model_max_length (1e30) for "no limit": not a length.
         if isinstance(value, int) and not isinstance(value, bool) and 1 < value < 1_000_000:
-            length = min(value, positions or value)
-            model.notes.append(f"max_length: {length} tokens (from {path}); longer texts are cut there")
-            return length
-    length = positions or DEFAULT_MAX_LENGTH
-    model.notes.append(f"max_length: {length} tokens ({'config.json max_position_embeddings' if positions else 'none recorded, so BERT-style 512 is assumed'})")
+            if limit is None or value <= limit[0]:
+                model.notes.append(f"max_length: {value} tokens (from {path}); longer texts are cut there")
+                return value
+            break
+    length, why = limit or (DEFAULT_MAX_LENGTH, "none recorded, so BERT-style 512 is assumed")
+    model.notes.append(f"max_length: {length} tokens ({why}); longer texts are cut there")
     return length
+
+
+def fixed_length(inputs) -> int | None:
+    """The sequence length a graph was exported with, where its token inputs' second axis is fixed
+    (a static export: every batch is padded to it), else None."""
+    lengths = {t.shape[1] for t in inputs if t.shape and len(t.shape) == 2 and isinstance(t.shape[1], int) and t.name in text_inputs([t.name]).values()}
+    return min(lengths) if lengths else None
 
 
 def text_inputs(names) -> dict[str, str]:
@@ -128,11 +159,24 @@ class TextTask(Task):
         if unfed:
             raise ProjectError(f"inputs {', '.join(unfed)} take nothing a tokenizer gives (input_ids, attention_mask, token_type_ids); "
                                "use --task run and feed them yourself")
-        return {"text": {"tokenizer": model.bundled("tokenizer.json"), "max_length": max_length(model), "inputs": roles}}
+        vocab = (model.folder_files["tokenizer.json"].get("model") or {}).get("vocab")
+        rows = model.info.token_table_rows.get(roles["input_ids"])
+        if rows is not None and isinstance(vocab, (dict, list)) and len(vocab) > rows:
+            raise ProjectError(f"tokenizer.json has {len(vocab)} tokens, but the model's token table has {rows} rows: the tokenizer "
+                               "is another model's; export the folder again, with the tokenizer the model was trained with")
+        text = {"tokenizer": model.bundled("tokenizer.json"), "max_length": max_length(model), "inputs": roles}
+        if model.folder_json("sentence_bert_config.json").get("do_lower_case") is True:
+            text["lowercase"] = True
+            model.notes.append("lowercase: texts are lowercased before tokenizing (sentence_bert_config.json do_lower_case)")
+        return {"text": text}
 
     @classmethod
     def check_spec(cls, spec):
         _text, problems = text_spec(spec)
+        for tensor in spec.inputs:
+            if tensor.shape and isinstance(tensor.shape[0], int) and tensor.shape[0] > 1:
+                problems.append(f"input {tensor.name!r} takes a fixed batch of {tensor.shape[0]} texts; export the model with a dynamic batch axis "
+                                "(torch.onnx.export dynamic_axes, or optimum's default export)")
         return problems
 
     def __init__(self, spec: ModelSpec):
@@ -141,6 +185,8 @@ class TextTask(Task):
         if text is None:
             raise TokenizerError(f"model {spec.name!r}: {problems[0]}")
         self.text = text
+        # A static export takes exactly this many tokens: batches are padded to it, texts cut at it.
+        self.fixed_length = fixed_length(spec.inputs)
         self.tokenizer = None
         self.pad_id = 0
         self.dtypes = {role: TEXT_INPUT_DTYPES[spec.input(name).dtype] for role, name in text.inputs.items()}
@@ -155,7 +201,7 @@ class TextTask(Task):
             raise TokenizerError(f"model {self.spec.name!r}: {self.text.tokenizer} is not UTF-8 JSON; use the tokenizer.json the model was exported with") from None
         except TokenizerError as exc:
             raise TokenizerError(f"model {self.spec.name!r}: {exc}") from None
-        tokenizer.enable_truncation(self.text.max_length)
+        tokenizer.enable_truncation(min(self.text.max_length, self.fixed_length or self.text.max_length))
         # Padding is done here, to the batch's longest text: a file's fixed-length padding would
         # make every short text cost as much as the longest the model takes.
         padding = tokenizer.padding
@@ -193,8 +239,17 @@ class TextTask(Task):
         tokenizer = self.tokenizer_or_fail()
         for sample in samples:
             self.check_text(sample, "text")
-        encodings = tokenizer.encode_batch([tuple(s) if isinstance(s, list) else s for s in samples])
-        length = max(len(e.ids) for e in encodings)
+        texts = [tuple(s) if isinstance(s, (list, tuple)) else s for s in samples]
+        if self.text.lowercase:
+            texts = [tuple(part.lower() for part in t) if isinstance(t, tuple) else t.lower() for t in texts]
+        encodings = tokenizer.encode_batch(texts)
+        for sample, encoding in zip(samples, encodings):
+            if not encoding.ids:
+                # A tokenizer that adds no special tokens (GPT-2's) gives nothing for "" or "  ": no
+                # token to pool or classify, so no answer that would mean anything.
+                raise InvalidArgumentError(f"the text {repr(sample)[:60]} gives no tokens with the tokenizer of model {self.spec.name!r}; "
+                                           "leave out empty and whitespace-only texts")
+        length = self.fixed_length or max(len(e.ids) for e in encodings)
         arrays = {
             "input_ids": np.full((len(samples), length), self.pad_id, dtype=np.int64),
             "attention_mask": np.zeros((len(samples), length), dtype=np.int64),

@@ -215,16 +215,22 @@ def _texts(args) -> list[str]:
     texts = list(args.texts or [])
     if args.file:
         if args.file == "-":
-            content = sys.stdin.read()
+            data, where = sys.stdin.buffer.read(), "standard input"
         else:
             path = Path(args.file)
             if not path.is_file():
                 raise CliError(f"no such file: {args.file}")
-            try:
-                content = path.read_text(encoding="utf-8")
-            except UnicodeDecodeError as exc:
-                raise CliError(f"{args.file} is not UTF-8 text (byte {exc.start} cannot be read); save it as UTF-8, one text per line") from None
-        texts += [line for line in content.splitlines() if line.strip()]
+            data, where = path.read_bytes(), args.file
+        try:
+            content = data.decode("utf-8-sig")  # a byte-order mark (Notepad's UTF-8) is not part of the first text
+        except UnicodeDecodeError as exc:
+            raise CliError(f"{where} is not UTF-8 text (byte {exc.start} cannot be read); save it as UTF-8, one text per line") from None
+        # Every line is a text, blank ones too, so that result N is line N. Lines end at "\n" only
+        # (Windows' "\r\n" too): a text may hold form feeds or U+2028, which splitlines() would cut at.
+        lines = content.split("\n")
+        if lines[-1] == "":
+            lines.pop()  # the file's final newline ends its last line; it does not start another
+        texts += [line.removesuffix("\r") for line in lines]
     if not texts:
         raise CliError("give the texts: as arguments (inpage embed \"first text\" \"second text\"), or one per line with --file FILE")
     return texts
@@ -404,7 +410,7 @@ def _task_commands(commands, model_options) -> None:
             model_options(command)
         elif task.input_kind == "text":
             command.add_argument("texts", nargs="*", help="the texts, one argument each")
-            command.add_argument("--file", help="a UTF-8 file of texts, one per line ('-': standard input)")
+            command.add_argument("--file", help="a UTF-8 file of texts, one per line, blank lines too, so result N is line N ('-': standard input)")
             model_options(command)
         else:
             command.add_argument("model")

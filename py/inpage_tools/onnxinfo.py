@@ -60,6 +60,9 @@ class GraphInfo:
     # The classes of an ai.onnx.ml classifier, in the order of its probability columns (ZipMap's,
     # else the classifier node's classlabels_*); None where the graph has no such node.
     classifier_labels: list[Any] | None = None
+    # The rows of the table a Gather looks token ids up in (a text model's word embeddings), by
+    # graph input; a tokenizer with more tokens than that is not the model's.
+    token_table_rows: dict[str, int] = field(default_factory=dict)
 
     @property
     def is_ml_graph(self) -> bool:
@@ -180,6 +183,10 @@ def inspect_model(path: Path, model=None) -> GraphInfo:
     zipmap_labels = next((zipmap_class_labels(producers[name]) for name in zipmap), None)
     classifiers = [zipmap_class_labels(node) for node in graph.node if node.domain == ML_DOMAIN and node.op_type.endswith("Classifier")]
     classifier_labels = zipmap_labels if zipmap_labels is not None else next((c for c in classifiers if c), None)
+    shapes = {t.name: list(t.dims) for t in graph.initializer}
+    token_table_rows = {node.input[1]: shapes[node.input[0]][0] for node in graph.node
+                        if node.op_type == "Gather" and len(node.input) == 2 and node.input[1] in {i.name for i in inputs}
+                        and shapes.get(node.input[0]) and not any(a.name == "axis" and a.i != 0 for a in node.attribute)}
     return GraphInfo(
         path=path,
         file_size=path.stat().st_size if path.exists() else model.ByteSize(),
@@ -196,6 +203,7 @@ def inspect_model(path: Path, model=None) -> GraphInfo:
         zipmap_outputs=zipmap,
         zipmap_labels=zipmap_labels,
         classifier_labels=classifier_labels,
+        token_table_rows=token_table_rows,
     )
 
 

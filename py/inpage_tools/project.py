@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -391,16 +393,19 @@ def read_export_folder(folder: Path) -> ExportFolder:
         raise ProjectError(f"{folder} has no tokenizer.json{' (only the slow tokenizer files)' if has_vocab else ''}; save the fast tokenizer "
                            "beside the model with transformers: AutoTokenizer.from_pretrained(...).save_pretrained(FOLDER)")
     try:
-        Tokenizer.from_str((folder / "tokenizer.json").read_text(encoding="utf-8"))
+        Tokenizer.from_file(folder / "tokenizer.json")  # its errors name the file
     except InpageError as exc:
-        raise ProjectError(f"{folder / 'tokenizer.json'}: {exc}") from None
+        raise ProjectError(str(exc)) from None
     return ExportFolder(folder, model, files)
 
 
 def _folder_name(folder: Path) -> str:
     """A model name from an export folder's name (``all-MiniLM-L6-v2`` -> ``all-minilm-l6-v2``)."""
-    name = folder.resolve().name.lower()
-    return "".join(c if c.isalnum() or c in "._-" else "-" for c in name).strip("-._") or "text-model"
+    # Accents fold to their letters (Ünïcode -> unicode); other non-ASCII letters become '-': a
+    # model's name is a file name and part of URLs (manifest.MODEL_NAME).
+    name = unicodedata.normalize("NFKD", folder.resolve().name.lower())
+    name = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "" if unicodedata.combining(c) else "-" for c in name)
+    return re.sub(r"-{2,}", "-", name).strip("-._")[:64].strip("-._") or "text-model"
 
 
 def _copy_export_files(export: ExportFolder, models_dir: Path, name: str, changes: "_AllOrNothing") -> dict[str, str]:

@@ -24,6 +24,7 @@ Options are checked here, at the API boundary: a bad threshold or ``top_k`` rais
 from __future__ import annotations
 
 import json
+import math
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -330,7 +331,8 @@ def boolean(name: str, value: Any) -> bool:
 
 def positive_int(name: str, value: Any, upper: int | None = None) -> int:
     """``value`` as an int >= 1 (and <= ``upper``), or an error naming the argument."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer)) or int(value) != value or value < 1:
+    whole = isinstance(value, (int, np.integer)) or (isinstance(value, (float, np.floating)) and math.isfinite(value) and value == int(value))
+    if isinstance(value, bool) or not whole or value < 1:
         raise InvalidArgumentError(f"{name} must be a positive integer, not {value!r}")
     if upper is not None and value > upper:
         raise InvalidArgumentError(f"{name} must be at most {upper}, not {value!r}")

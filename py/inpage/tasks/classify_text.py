@@ -8,8 +8,9 @@ Example::
 
 A Hugging Face sequence-classification export: ``logits`` ``[N, C]``, with the class names in
 ``config.json``'s ``id2label``, which ``inpage add FOLDER`` writes into the entry as ``labels``.
-The logits go through ``softmax``, or ``sigmoid`` for a model trained for multi-label
-classification (``problem_type`` in ``config.json``). One text gives a list of predictions, best
+The logits go through ``softmax``; through ``sigmoid`` for a model trained for multi-label
+classification (``problem_type`` in ``config.json``) or with one logit (a cross-encoder); as they are
+for ``problem_type`` regression. One text gives a list of predictions, best
 first; a list of texts gives one such list per text.
 """
 
@@ -59,15 +60,28 @@ class ClassifyText(TextTask):
         output = model.output or ("logits" if any(o.name == "logits" for o in model.outputs) else model.scores_output())
         if output != model.outputs[0].name or len(model.outputs) > 1:
             entry["output"] = output
-        if model.folder_json("config.json").get("problem_type") == "multi_label_classification":
+        problem = model.folder_json("config.json").get("problem_type")
+        if problem == "multi_label_classification":
             entry["activation"] = "sigmoid"
             model.notes.append("multi-label model (config.json problem_type): each class scored on its own, through sigmoid")
+        elif problem == "regression":
+            entry["activation"] = "none"
+            model.notes.append("regression model (config.json problem_type): scores are the raw outputs")
+        elif len(labels) == 1:
+            # Softmax over one logit is always 1.0. A one-logit head (a cross-encoder's relevance, a
+            # binary classifier trained with BCE) is read through sigmoid, as sentence-transformers'
+            # CrossEncoder reads it.
+            entry["activation"] = "sigmoid"
+            model.notes.append("one class: its logit is scored through sigmoid (softmax over one logit is always 1)")
         return entry
 
     @classmethod
     def check_spec(cls, spec):
         problems = super().check_spec(spec)
-        count = class_count(spec.score_output.shape)
+        shape = spec.score_output.shape
+        if shape is not None and len(shape) != 2:
+            problems.append(f"output {spec.score_output.name!r} has shape {list(shape)}; a text classifier gives class scores [N, C]")
+        count = class_count(shape)
         if spec.labels is not None and count is not None and count != len(spec.labels):
             problems.append(f"labels has {len(spec.labels)} entries, but output {spec.score_output.name!r} gives {count} scores")
         return problems

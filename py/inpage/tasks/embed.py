@@ -28,6 +28,8 @@ POOLING = ("mean", "cls", "max", "mean_sqrt_len", "none")
 _POOLING_KEYS = {"pooling_mode_cls_token": "cls", "pooling_mode_mean_tokens": "mean", "pooling_mode_max_tokens": "max",
                  "pooling_mode_mean_sqrt_len_tokens": "mean_sqrt_len"}
 _NORMALIZE_MODULE = "sentence_transformers.models.Normalize"
+# The sentence-transformers modules inpage runs: the graph is the Transformer, then pooling and Normalize here.
+_MODULES_INPAGE_RUNS = {"sentence_transformers.models.Transformer", "sentence_transformers.models.Pooling", _NORMALIZE_MODULE}
 
 
 @register_task
@@ -49,7 +51,10 @@ class Embed(TextTask):
     def plan(cls, model):
         entry = super().plan(model)
         output = model.output or _token_output(model)
-        shape = next(o.shape for o in model.outputs if o.name == output)
+        shapes = {o.name: o.shape for o in model.outputs}
+        if output not in shapes:
+            raise ProjectError(f"the model has no output {output!r}; its outputs are {', '.join(shapes)}")
+        shape = shapes[output]
         if output != model.outputs[0].name or len(model.outputs) > 1:
             entry["output"] = output
         if shape is not None and len(shape) == 2:
@@ -59,7 +64,14 @@ class Embed(TextTask):
             pooling = _pooling(model)
         entry["head"] = {"pooling": pooling}
         modules = model.folder_files.get("modules.json")
-        normalize = isinstance(modules, list) and any(isinstance(m, dict) and m.get("type") == _NORMALIZE_MODULE for m in modules)
+        modules = [m for m in modules if isinstance(m, dict)] if isinstance(modules, list) else []
+        unknown = [str(m.get("type")) for m in modules if m.get("type") not in _MODULES_INPAGE_RUNS]
+        if unknown and pooling != "none":
+            # A Dense projection (or any other module) after pooling is part of the model: pooling
+            # the token vectors without it would give vectors of the wrong space, silently.
+            raise ProjectError(f"modules.json lists {', '.join(unknown)} after the transformer, which inpage does not run; "
+                               "export the whole sentence-transformers model into the graph (an output sentence_embedding [N, D])")
+        normalize = any(m.get("type") == _NORMALIZE_MODULE for m in modules)
         entry["options"] = {"normalize": normalize}
         model.notes.append(f"normalize: {'on (modules.json lists Normalize)' if normalize else 'off (no Normalize module in modules.json)'}")
         return entry

@@ -27,6 +27,9 @@ def build_model(config):
             config = {**config, "type": "BPE"}
         elif "continuing_subword_prefix" in config or "max_input_chars_per_word" in config:
             config = {**config, "type": "WordPiece"}
-        else:
+        elif "vocab" in config:
             config = {**config, "type": "WordLevel"}
+        else:
+            raise TokenizerError("tokenizer.json: its model section has no type, and its fields match no model's; use the "
+                                 "tokenizer.json the model was exported with")
     return MODELS.build(config)

@@ -50,6 +50,8 @@ class Tokenizer:
 
     @classmethod
     def from_file(cls, path) -> "Tokenizer":
+        if not isinstance(path, (str, bytes, os.PathLike)):
+            raise InvalidArgumentError(f"Tokenizer.from_file() takes the path of a tokenizer.json, not {type(path).__name__}")
         try:
             with open(os.fspath(path), "rb") as f:
                 data = f.read()
@@ -79,6 +81,9 @@ class Tokenizer:
         except json.JSONDecodeError as exc:
             raise TokenizerError(f"tokenizer.json: is not valid JSON ({exc.msg} at line {exc.lineno} column "
                                  f"{exc.colno}); give the tokenizer.json the model was exported with") from None
+        except RecursionError:
+            raise TokenizerError("tokenizer.json: is nested too deeply to be a tokenizers file; give the tokenizer.json "
+                                 "the model was exported with") from None
         if not isinstance(config, dict) or "model" not in config:
             raise TokenizerError("tokenizer.json: is not a tokenizers file (no \"model\" section); give the "
                                  "tokenizer.json the model was exported with")
@@ -151,6 +156,9 @@ class Tokenizer:
         if direction not in _DIRECTIONS:
             raise InvalidArgumentError(f"enable_truncation(): direction must be right or left, not {direction!r}")
         added = self.post_processor.added_tokens(False) if self.post_processor is not None else 0
+        if int(max_length) < added:
+            raise InvalidArgumentError(f"enable_truncation(): max_length {max_length} leaves no room for the {added} special tokens "
+                                       f"the tokenizer adds; use at least {added}")
         if int(max_length) - added < int(stride):
             raise InvalidArgumentError(f"enable_truncation(): stride {stride} is at least the length kept, "
                                        f"{int(max_length) - added} ({max_length} less {added} special tokens); lower the stride")
@@ -302,6 +310,8 @@ class Tokenizer:
         return "".join(self.decoder.decode_chain(tokens))
 
     def decode_batch(self, sequences, skip_special_tokens: bool = True) -> list[str]:
+        if not isinstance(sequences, (list, tuple, np.ndarray)):
+            raise InvalidArgumentError(f"decode_batch() takes a list of id lists, not {type(sequences).__name__}")
         return [self.decode(ids, skip_special_tokens) for ids in sequences]
 
 
