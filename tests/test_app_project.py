@@ -91,6 +91,107 @@ def test_new_refuses_a_folder_in_use_and_a_name_that_is_markup(tmp_path):
     assert (tmp_path / "taken" / "notes.txt").read_text() == "mine"
     result = inpage("new", "<b>x", cwd=tmp_path, check=False)
     assert result.returncode == 1 and "not a usable project name" in result.stderr and len(result.stderr.splitlines()) == 1
+    # A name with a slash in it is a path; the message quotes what was typed, not its last part ('b>').
+    result = inpage("new", "<b>x</b>", cwd=tmp_path, check=False)
+    assert result.returncode == 1
+    assert result.stderr == "inpage: '<b>x</b>' is not a usable project name; use letters, digits, '-', '_' or '.'\n"
+
+
+def test_new_inside_a_file_is_one_line(tmp_path):
+    (tmp_path / "afile").write_text("mine")
+    result = inpage("new", "afile/sub", cwd=tmp_path, check=False)
+    assert result.returncode == 1
+    assert result.stderr == "inpage: cannot make the project folder afile/sub: afile is a file; pick another place for it\n"
+    assert (tmp_path / "afile").read_text() == "mine"
+
+
+OUTSIDE_ADVICE = "which the build reads; build the site into a folder of its own, outside pages/, models/ and python/, e.g. --out site"
+
+
+@pytest.mark.parametrize("out, refusal", [
+    ("pages/site", "--out pages/site is inside the project's pages/"),
+    ("pages", "--out pages is the project's pages/"),
+    (".", "--out . is the project folder"),
+    ("", "--out . is the project folder"),
+    ("models", "--out models is the project's models/"),
+    ("python/site", "--out python/site is inside the project's python/"),
+    ("..", "--out .. holds the project folder"),
+    ("alias/site", "--out alias/site is inside the project's pages/"),  # through a link to pages/
+])
+def test_the_site_is_not_built_among_the_projects_sources(tmp_path, out, refusal):
+    # Inside pages/ each build would copy the last site into itself; in the project folder, models/
+    # or python/ the site would publish them.
+    inpage("new", "app", cwd=tmp_path)
+    project = tmp_path / "app"
+    (project / "alias").symlink_to("pages")
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    result = inpage("build", "--out", out, cwd=project, check=False)
+    assert result.returncode == 1 and result.stderr == f"inpage: {refusal}, {OUTSIDE_ADVICE}\n"
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
+@pytest.mark.parametrize("out, refusal", [
+    ("afile", "--out afile is a file, not a folder; pass a folder, new or one a build made, e.g. --out site"),
+    ("pages/index.html", "--out pages/index.html is a file, not a folder; pass a folder, new or one a build made, e.g. --out site"),
+    ("afile/x", "cannot create the output folder afile/x: afile is a file; pass a folder you can write to, e.g. --out site"),
+    ("/proc/nope", "cannot create the output folder /proc/nope: no such file or directory; pass a folder you can write to, e.g. --out site"),
+])
+def test_an_output_folder_that_cannot_be_made_is_one_line(tmp_path, out, refusal):
+    inpage("new", "app", cwd=tmp_path)
+    (tmp_path / "app" / "afile").write_text("mine")
+    result = inpage("build", "--out", out, cwd=tmp_path / "app", check=False)
+    assert result.returncode == 1 and result.stderr == f"inpage: {refusal}\n"
+    assert (tmp_path / "app" / "afile").read_text() == "mine"
+
+
+def test_a_page_named_like_a_file_the_build_writes_is_refused(tmp_path):
+    inpage("new", "app", cwd=tmp_path)
+    (tmp_path / "app" / "pages" / "assets.json").write_text("{}")
+    result = inpage("build", "--out", "site", cwd=tmp_path / "app", check=False)
+    assert result.returncode == 1
+    assert result.stderr == "inpage: pages/assets.json would replace a file the build writes; rename it or move it out of pages/\n"
+
+
+def test_links_in_pages_are_followed_inside_the_project_and_refused_outside(tmp_path):
+    inpage("new", "app", cwd=tmp_path)
+    project = tmp_path / "app"
+    (project / "shared" / "deep").mkdir(parents=True)
+    (project / "shared" / "deep" / "a.txt").write_text("shared text")
+    (project / "pages" / "shared").symlink_to("../shared")  # a folder
+    (project / "pages" / "readme.md").symlink_to("../README.md")  # a file
+    inpage("build", cwd=project)  # into the default dist/, inside the project and outside its sources
+    assert (project / "dist" / "shared" / "deep" / "a.txt").read_text() == "shared text"
+    assert (project / "dist" / "readme.md").read_text() == (project / "README.md").read_text()
+    assert {"shared/deep/a.txt", "readme.md"} <= set(json.loads((project / "dist" / "assets.json").read_text())["files"])
+    # A link out of the project would publish a file nobody put in it.
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not for the site")
+    (project / "pages" / "secret.txt").symlink_to(secret)
+    result = inpage("build", cwd=project, check=False)
+    assert result.returncode == 1 and result.stderr == (
+        f"inpage: pages/secret.txt is a link to {secret}, outside the project; copy what it links to into the project "
+        "if it belongs in the site, or remove the link\n")
+    assert not (project / "dist" / "secret.txt").exists()
+    (project / "pages" / "secret.txt").unlink()
+    (project / "pages" / "site").symlink_to("../dist")
+    result = inpage("build", cwd=project, check=False)
+    assert result.stderr == "inpage: pages/site leads to the output folder dist, which each build would copy into itself; remove the link\n"
+
+
+def test_a_rebuild_removes_the_folders_a_removed_page_leaves_empty(tmp_path):
+    inpage("new", "app", cwd=tmp_path)
+    project = tmp_path / "app"
+    (project / "pages" / "sub" / "deeper").mkdir(parents=True)
+    (project / "pages" / "sub" / "deeper" / "x.html").write_text("<p>" + "words " * 1000)  # large: .br and .gz copies too
+    (project / "pages" / "sub" / "kept.html").write_text("<p>kept")
+    inpage("build", "--out", "site", cwd=project)
+    assert (project / "site" / "sub" / "deeper" / "x.html.gz").is_file()
+    shutil.rmtree(project / "pages" / "sub" / "deeper")
+    inpage("build", "--out", "site", cwd=project)
+    assert not (project / "site" / "sub" / "deeper").exists() and (project / "site" / "sub" / "kept.html").is_file()
+    (project / "pages" / "sub" / "kept.html").unlink()
+    inpage("build", "--out", "site", cwd=project)
+    assert not (project / "site" / "sub").exists() and (project / "site" / "index.html").is_file()
 
 
 def test_the_projects_pages_are_the_site_and_win_over_the_demo(app):

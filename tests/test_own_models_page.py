@@ -47,7 +47,7 @@ HANGING_MODULE = '''
 """A postprocess that never returns when asked to, and prints a lot: hostile user code."""
 import numpy as np
 
-OPTIONS = {"hang": False, "chatter": 0}
+OPTIONS = {"hang": False, "chatter": 0, "stubborn": False, "own_interrupt": False}
 
 
 def postprocess(outputs, geometry, spec, options):
@@ -55,6 +55,14 @@ def postprocess(outputs, geometry, spec, options):
         print("x" * 1000)
     while options["hang"]:
         pass
+    if options["own_interrupt"]:
+        raise KeyboardInterrupt("raised by the module itself")
+    while options["stubborn"]:
+        try:
+            while True:
+                pass
+        except BaseException:  # swallows the interrupt, and goes on
+            pass
     return {"best": int(np.argmax(outputs["logits"][0]))}
 '''
 
@@ -329,6 +337,27 @@ def test_user_code_that_never_returns_is_stopped_and_the_page_recovers(site_page
     assert blob_call(site_page.page, "classify", "soft", photo)["predictions"]
 
 
+def test_user_code_that_swallows_the_interrupt_gets_its_worker_restarted(site_page, project):
+    """Cross-origin isolated, so Python is interrupted at the limit; code that catches that and goes on
+    is ended with its worker a grace later, and the page works on (it hung for good before)."""
+    photo = makers.png(np.full((30, 20, 3), (90, 40, 200), np.uint8))
+    call = """async ([b64, options]) => {
+        const blob = new Blob([Uint8Array.from(atob(b64), c => c.charCodeAt(0))], {type: 'image/png'});
+        return inpage.classify(blob, {model: 'hang', ...options}).then(() => 'returned', (e) => `${e.name}: ${e.message}`);
+    }"""
+    encoded = base64.b64encode(photo).decode()
+    started = time.monotonic()
+    message = site_page.page.evaluate(call, [encoded, {"stubborn": True}])
+    assert message.startswith("UserCodeError: hangs.postprocess ran past its 1 s limit and was stopped: it did not stop when interrupted"), message
+    assert time.monotonic() - started < 30
+    expected = run(native(project, "hang").classify(photo))
+    assert blob_call(site_page.page, "classify", "hang", photo)["result"] == expected
+    assert blob_call(site_page.page, "classify", "soft", photo)["predictions"]
+    # A KeyboardInterrupt the module raises itself, well before the limit, is its own error, not a timeout.
+    message = site_page.page.evaluate(call, [encoded, {"own_interrupt": True}])
+    assert message.startswith("UserCodeError: hangs.py, line ") and "KeyboardInterrupt: raised by the module itself (in hangs.postprocess)" in message, message
+
+
 def test_user_code_that_never_returns_without_isolation_restarts_the_worker(site_page, project, browser):
     """No COOP/COEP and no service worker: no shared memory to interrupt Python with, so the main thread
     ends the worker past the limit, rejects the call naming the user's function, and starts a new one."""
@@ -346,7 +375,7 @@ def test_user_code_that_never_returns_without_isolation_restarts_the_worker(site
             }""",
             base64.b64encode(photo).decode(),
         )
-        assert message.startswith("UserCodeError: hangs.postprocess ran past its 1 s limit and was stopped; this page is not cross-origin isolated"), message
+        assert message.startswith("UserCodeError: hangs.postprocess ran past its 1 s limit and was stopped: this page is not cross-origin isolated"), message
         assert time.monotonic() - started < 30
         # A fresh worker serves the next calls: the same model, and another.
         expected = run(native(project, "hang").classify(photo))

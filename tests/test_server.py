@@ -112,6 +112,15 @@ def test_a_busy_port_is_one_line_and_nothing_is_built(tmp_path):
     assert not (tmp_path / "site").exists() and time.monotonic() - started < 20
 
 
+@pytest.mark.parametrize("port", ["99999", "0", "-1"])
+def test_a_port_out_of_range_is_one_line_and_nothing_is_built(tmp_path, port):
+    result = subprocess.run([sys.executable, "-m", "inpage_tools", "serve", "--site", str(tmp_path / "site"), "--port", port],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr == f"inpage: --port {port} is not a port number; pass one from 1 to 65535, e.g. --port 8000\n"
+    assert not (tmp_path / "site").exists()
+
+
 def test_serving_to_other_machines_warns_about_plain_http(site):
     port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "inpage_tools", "serve", "--no-build", "--site", str(site), "--host", "0.0.0.0", "--port", str(port)],

@@ -5,6 +5,7 @@ before its fix."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -189,3 +190,107 @@ def test_serve_watches_a_module_at_the_project_root(tmp_path):
     folder, _manifest = project_with(tmp_path, BOXER, "detect")
     watched = _watched(folder / "models", folder)
     assert (folder / "minetask.py").resolve() in watched and folder / "pages" in watched and folder / "python" in watched
+
+
+RETURNS = '''
+import numpy as np
+
+RESULT = None
+
+
+def postprocess(outputs, geometry, spec, options):
+    loop = []
+    loop.append(loop)
+    return {
+        "complex": np.array([1 + 2j]), "dates": np.array(["2020-01-01"], dtype="datetime64[D]"), "set": {1, 2},
+        "objects": np.array([{1, 2}, 3], dtype=object), "loop": loop, "nan": float("nan"), "big": 2**80,
+        "clash": {1: "int key", "1": "str key"}, "inf_array": np.array([1.0, np.inf]),
+        "text": np.array(["a", "bb"]), "big_endian": np.arange(3, dtype=">i4"), "fine": np.float32(0.5),
+    }[options["what"]]
+
+OPTIONS = {"what": "fine"}
+'''
+
+
+@pytest.mark.parametrize("what, message", [
+    ("complex", "returned a numpy complex128 array, which cannot become JSON"),
+    ("dates", "returned a numpy datetime64[D] array, which cannot become JSON"),
+    ("set", "returned a set, which cannot become JSON"),
+    ("objects", "returned a set, which cannot become JSON"),
+    ("loop", "returned data nested more than 64 levels deep (or holding itself)"),
+    ("nan", "returned nan, which JSON cannot hold"),
+    ("big", "returned the integer 1208925819614629174706176, past 2**53, which JavaScript cannot hold exactly"),
+    ("clash", "returned a dict with two keys that are both '1' as JSON"),
+    ("inf_array", "returned an array holding NaN or infinity"),
+])
+def test_a_result_json_cannot_carry_is_one_user_code_error(tmp_path, what, message):
+    """Each was an "unexpected error" in the CLI, an InternalError in the page, or a different answer
+    on each side (the object array, the clashing keys, the big integer): now one line naming the
+    user's function, from the same check on both sides."""
+    folder, manifest = project_with(tmp_path, RETURNS, "classify")
+    model = run(load_model("mine", manifest=manifest))
+    with pytest.raises(UserCodeError) as raised:
+        run(model.classify((SAMPLES / "coffee.png").read_bytes(), what=what))
+    assert str(raised.value).startswith("minetask.postprocess ") and message in str(raised.value)
+    if what == "complex":  # and the CLI says the same, in one line
+        cli_folder, _ = project_with(tmp_path / "cli", RETURNS.replace('OPTIONS = {"what": "fine"}', 'OPTIONS = {"what": "complex"}'), "classify")
+        printed = cli("classify", SAMPLES / "coffee.png", "--json", cwd=cli_folder)
+        assert printed.returncode == 1 and printed.stderr.strip().splitlines() == [f"inpage: {raised.value}"]
+
+
+def test_text_arrays_and_other_byte_orders_cross_as_plain_values(tmp_path):
+    import numpy as np
+
+    _folder, manifest = project_with(tmp_path, RETURNS, "classify")
+    model = run(load_model("mine", manifest=manifest))
+    photo = (SAMPLES / "coffee.png").read_bytes()
+    assert run(model.classify(photo, what="text")) == ["a", "bb"]
+    swapped = run(model.classify(photo, what="big_endian"))
+    assert swapped.dtype == np.dtype("int32") and swapped.tolist() == [0, 1, 2]
+    assert run(model.classify(photo, what="fine")) == 0.5
+
+
+def test_a_declared_result_with_fields_of_the_wrong_type_is_one_line(tmp_path):
+    folder, manifest = project_with(tmp_path, CLASSIFIER.replace('"score": 1.0', '"score": "high"').replace('"index": best', '"index": None'),
+                                    "classify")
+    model = run(load_model("mine", manifest=manifest))
+    message = ("minetask.postprocess (RESULT = 'predictions'): item 0: score 'high' is not a number; index None is not an integer")
+    with pytest.raises(UserCodeError, match=re.escape(message)):
+        run(model.classify((SAMPLES / "coffee.png").read_bytes()))
+    printed = cli("classify", SAMPLES / "coffee.png", cwd=folder)
+    assert printed.returncode == 1 and printed.stderr.strip() == f"inpage: {message}"
+
+
+STUCK = '''
+import time
+
+OPTIONS = {"how": "sleep"}
+
+
+def postprocess(outputs, geometry, spec, options):
+    if options["how"] == "sleep":
+        time.sleep(60)  # asleep in C: the timeout raised in the thread waits for it
+    while True:
+        try:
+            while True:
+                pass
+        except BaseException:  # swallows the timeout, and goes on
+            pass
+'''
+
+
+@pytest.mark.parametrize("how", ["sleep", "stubborn"])
+def test_the_cli_ends_user_code_that_does_not_stop_when_interrupted(tmp_path, how):
+    folder, _manifest = project_with(tmp_path, STUCK.replace('"how": "sleep"', f'"how": "{how}"'), "classify")
+    path = folder / "models" / "manifest.json"
+    document = json.loads(path.read_text())
+    document["models"][0]["python_time_limit_s"] = 1
+    path.write_text(json.dumps(document))
+    import time
+
+    started = time.monotonic()
+    done = cli("classify", SAMPLES / "coffee.png", cwd=folder)
+    assert time.monotonic() - started < 30
+    assert done.returncode == 1 and done.stderr.strip().splitlines() == [
+        "inpage: minetask.postprocess ran past its 1 s limit and did not stop when interrupted (it catches KeyboardInterrupt or the "
+        "timeout, or waits in C code); inpage ended; make it faster, or raise python_time_limit_s in the model's manifest entry"]

@@ -191,20 +191,39 @@ def test_no_camera_at_all_says_so(playwright_instance, server):
         browser.close()
 
 
-def test_insecure_context_explains_the_camera_needs_https(playwright_instance, server):
-    # A plain-http origin that is not localhost is not a secure context: no camera API.
+@pytest.fixture
+def insecure_page(playwright_instance, server):
+    """A page opener on a plain-http origin that is not localhost (a LAN address), so not a secure
+    context: no camera API, no crypto.subtle, no service worker."""
     browser = playwright_instance.chromium.launch(
         executable_path=CHROMIUM, args=QUIET_FLAGS + ["--host-resolver-rules=MAP demo.inpage.test 127.0.0.1"]
     )
-    try:
+
+    def open_insecure(path):
         page = browser.new_context().new_page()
-        page.goto(f"http://demo.inpage.test:{server.port}/")
-        assert page.evaluate("isSecureContext") is False
-        page.click("#start")
-        notice = page.wait_for_selector(".notice.error >> text=secure context")
-        assert "sample clip" in notice.inner_text()
-    finally:
-        browser.close()
+        page.goto(f"http://demo.inpage.test:{server.port}/{path}")
+        assert page.evaluate("isSecureContext || !!globalThis.crypto?.subtle") is False
+        return page
+
+    yield open_insecure
+    browser.close()
+
+
+def test_insecure_context_explains_the_camera_needs_https(insecure_page):
+    page = insecure_page("")
+    page.click("#start")
+    notice = page.wait_for_selector(".notice.error >> text=secure context")
+    assert "sample clip" in notice.inner_text()
+
+
+def test_an_insecure_origin_still_checks_and_runs_models(insecure_page):
+    """Plain http on a LAN address (inpage serve --host 0.0.0.0, python -m http.server): the worker
+    checks each model's sha256 with Python's hashlib, and the page classifies on one thread as the
+    README says."""
+    page = insecure_page("classify.html")
+    page.set_input_files("#file", str(SAMPLES / "coffee.png"))
+    # The model loaded only because its sha256, computed by hashlib, equalled the manifest's.
+    page.wait_for_function("document.querySelector('#predictions .label')?.textContent === 'espresso'", timeout=120_000)
 
 
 def test_uploaded_image_and_bad_file_on_the_detection_page(open_page):

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import os
 import platform
 import subprocess
+import sys
 import urllib.error
 import urllib.request
 import warnings
@@ -188,6 +190,12 @@ def has_int8_dot_product() -> bool:
     return False
 
 
+# Set by the CLI: user code still running STUCK_GRACE_S past its limit (after the timeout was raised
+# in it) ends the process with one line. Library callers keep their process; the code runs on.
+EXIT_WHEN_USER_CODE_IS_STUCK = False
+STUCK_GRACE_S = 2.0
+
+
 @contextlib.contextmanager
 def time_limit(seconds: float, what: str = "user code"):
     import ctypes
@@ -203,6 +211,15 @@ def time_limit(seconds: float, what: str = "user code"):
         if not done.wait(seconds):
             fired.append(True)
             ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(target), ctypes.py_object(UserCodeTimeout))
+            # The exception lands at the code's next bytecode: code asleep in C (time.sleep, a long
+            # numpy call) or code that catches it runs on. A library cannot stop a thread; the CLI
+            # can end its own process, with one line.
+            if EXIT_WHEN_USER_CODE_IS_STUCK and not done.wait(STUCK_GRACE_S):
+                sys.stderr.write(f"inpage: {what} ran past its {seconds:g} s limit and did not stop when interrupted (it catches "
+                                 "KeyboardInterrupt or the timeout, or waits in C code); inpage ended; make it faster, or raise "
+                                 "python_time_limit_s in the model's manifest entry\n")
+                sys.stderr.flush()
+                os._exit(1)
 
     thread = threading.Thread(target=watchdog, name="inpage-user-code-limit", daemon=True)
     thread.start()

@@ -200,6 +200,11 @@ async def raw_run(name: str, provider: str, variant, runs: int):
         return _web.to_js_payload(_error(exc))
 
 
+def sha256(data) -> str:
+    """The sha256 of a Uint8Array, for the worker's file checks where ``crypto.subtle`` is missing."""
+    return _web.sha256_hex(data)
+
+
 def release(name: str) -> None:
     """Close every session of model ``name`` now (any provider or variant)."""
     for key in [k for k in _loads if k[0] == str(name)]:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 
 import json
+import time
 from typing import Any
 
 import numpy as np
@@ -88,9 +89,12 @@ def time_limit(seconds: float, what: str = "user code"):
     # shared memory the main thread restarts the worker instead, and names ``what`` in its error.)
     host = _host()
     host.userCodeStarted(seconds * 1000, what)
+    started = time.monotonic()
     try:
         yield
     except KeyboardInterrupt:
+        if time.monotonic() - started < seconds:
+            raise  # the user's code raised it itself, before any deadline: its own error, not a timeout
         raise errors.UserCodeTimeout() from None
     finally:
         host.userCodeEnded()
@@ -272,6 +276,19 @@ class RgbaPixels:
         RgbaPixels._kept = array if array.nbytes <= self.KEEP_BYTES else None
         self.data.assign_to(array)
         return array
+
+
+def sha256_hex(data) -> str:
+    """The sha256 of a JavaScript Uint8Array, read in 4 MB slices: the worker's check where the
+    browser has no ``crypto.subtle`` (a page on plain http from a host other than localhost). Slices,
+    so that checking a large model does not grow Pyodide's memory, which never shrinks, by its size."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    step = 4 << 20
+    for start in range(0, int(data.length), step):
+        digest.update(data.subarray(start, start + step).to_bytes())
+    return digest.hexdigest()
 
 
 def js_bytes(data) -> bytes:

@@ -42,6 +42,7 @@ import contextlib
 import dataclasses
 import importlib
 import importlib.util
+import math
 import sys
 import traceback
 from pathlib import Path
@@ -59,6 +60,10 @@ from .tasks import Task
 from .tasks.run import convert_feeds
 
 IN_BROWSER = sys.platform == "emscripten"
+# What the user's code may raise that becomes one UserCodeError. In the page a KeyboardInterrupt that
+# reaches here is the code's own (the deadline's becomes UserCodeTimeout first); natively it is
+# Ctrl-C, which must stop the program as it always does.
+USER_CODE_ERRORS = (Exception, SystemExit, KeyboardInterrupt) if IN_BROWSER else (Exception, SystemExit)
 
 
 def module_name(python: str) -> str:
@@ -143,25 +148,84 @@ def _user_output():
         yield
 
 
-# What a declared RESULT's items must hold, per kind.
+# What a declared RESULT's items must hold, per kind, and what each field must be (the pages and the
+# CLI format them: a score as a number, a box as four).
 RESULT_FIELDS = {"predictions": ("label", "score", "index"), "detections": ("label", "score", "box")}
 
 
-def to_jsonable(value: Any, where: str) -> Any:
-    """``value`` as JSON-able data (numpy arrays kept, to travel as binary); anything else is an error."""
-    if value is None or isinstance(value, (bool, int, float, str)):
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _box(value: Any) -> bool:
+    items = value.tolist() if isinstance(value, np.ndarray) else value
+    return isinstance(items, list) and len(items) == 4 and all(_number(v) for v in items)
+
+
+_FIELD_TYPES = {
+    "label": ("a string", lambda v: isinstance(v, str)),
+    "score": ("a number", _number),
+    "index": ("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+    "box": ("four numbers [x1, y1, x2, y2]", _box),
+}
+
+
+# A result is data, not a structure of any depth: deeper than this it holds itself, or was not meant.
+MAX_RESULT_DEPTH = 64
+# JavaScript numbers hold integers exactly up to 2**53; past it the page would round what CPython prints.
+SAFE_INTEGER = 2**53
+# numpy arrays that cross to JavaScript as they are (web/js: typed arrays; _web._DTYPES).
+_ARRAY_DTYPES = {np.dtype(t) for t in (np.float16, np.float32, np.float64, np.int8, np.uint8, np.int16, np.uint16,
+                                       np.int32, np.uint32, np.int64, np.uint64, np.bool_)}
+
+
+def to_jsonable(value: Any, where: str, depth: int = 0) -> Any:
+    """``value`` as data both runtimes carry alike: JSON's types, with numpy arrays of numbers kept (to
+    travel as binary). Anything else - a set, a complex number, NaN, an integer JavaScript would round,
+    two keys that become the same string - is one UserCodeError naming the user's function, on
+    CPython and in the page alike, rather than a different answer on each."""
+    if depth > MAX_RESULT_DEPTH:
+        raise UserCodeError(f"{where} returned data nested more than {MAX_RESULT_DEPTH} levels deep (or holding itself); return plain data")
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        if abs(value) > SAFE_INTEGER:
+            raise UserCodeError(f"{where} returned the integer {value}, past 2**53, which JavaScript cannot hold exactly; return it as a string")
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise UserCodeError(f"{where} returned {value}, which JSON cannot hold; return None or a finite number")
         return value
     if isinstance(value, np.ndarray):
-        return value
-    if isinstance(value, np.generic):
-        return value.item()
+        return _array(value, where, depth)
+    if isinstance(value, np.generic) and value.dtype.kind in "biufUS?":
+        return to_jsonable(value.item(), where, depth)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return to_jsonable(dataclasses.asdict(value), where)
+        return to_jsonable(dataclasses.asdict(value), where, depth)
     if isinstance(value, dict):
-        return {str(k): to_jsonable(v, where) for k, v in value.items()}
+        converted = {}
+        for key, item in value.items():
+            name = str(key.item() if isinstance(key, np.generic) else key)
+            if name in converted:
+                raise UserCodeError(f"{where} returned a dict with two keys that are both {name!r} as JSON (keys become strings); rename one")
+            converted[name] = to_jsonable(item, where, depth + 1)
+        return converted
     if isinstance(value, (list, tuple)):
-        return [to_jsonable(v, where) for v in value]
-    raise UserCodeError(f"{where} returned a {type(value).__name__}, which cannot become JSON; return dicts, lists, numbers, strings or numpy arrays")
+        return [to_jsonable(v, where, depth + 1) for v in value]
+    kind = f"numpy {value.dtype}" if isinstance(value, np.generic) else type(value).__name__
+    raise UserCodeError(f"{where} returned a {kind}, which cannot become JSON; return dicts, lists, numbers, strings or numpy arrays of numbers")
+
+
+def _array(value: np.ndarray, where: str, depth: int) -> Any:
+    if value.dtype.kind in "OUS":
+        return to_jsonable(value.tolist(), where, depth + 1)  # text or objects: as lists, checked item by item
+    if value.dtype.kind not in "biuf":
+        raise UserCodeError(f"{where} returned a numpy {value.dtype} array, which cannot become JSON; return numbers or strings")
+    if value.dtype not in _ARRAY_DTYPES:  # big-endian, or long double: the nearest type that crosses
+        value = value.astype(np.float64 if value.dtype.kind == "f" else value.dtype.newbyteorder("="))
+    if value.dtype.kind == "f" and not np.isfinite(value).all():
+        raise UserCodeError(f"{where} returned an array holding NaN or infinity, which JSON cannot hold; replace them (np.nan_to_num) first")
+    return value
 
 
 class UserTask(Task):
@@ -222,7 +286,7 @@ class UserTask(Task):
                 returned = self.user_pre(given, self.spec)
         except UserCodeTimeout:
             raise self.timed_out("preprocess") from None
-        except (Exception, SystemExit) as exc:
+        except USER_CODE_ERRORS as exc:
             raise user_error(exc, self.module_name, "preprocess", self.files) from None
         feeds, geometry = returned if isinstance(returned, tuple) and len(returned) == 2 else (returned, None)
         try:
@@ -238,7 +302,7 @@ class UserTask(Task):
                 result = self.user_post(outputs, context, self.spec, options)
         except UserCodeTimeout:
             raise self.timed_out("postprocess") from None
-        except (Exception, SystemExit) as exc:
+        except USER_CODE_ERRORS as exc:
             raise user_error(exc, self.module_name, "postprocess", self.files) from None
         result = to_jsonable(result, f"{self.module_name}.postprocess")
         if self.result_kind is not None:
@@ -261,6 +325,10 @@ class UserTask(Task):
                 missing.remove("index")
             if missing:
                 raise UserCodeError(f"{where}: item {position} has no {', '.join(missing)}")
+            wrong = [f"{field} {item[field]!r} is not {kind}" for field, (kind, fits) in _FIELD_TYPES.items()
+                     if field in item and not fits(item[field])]
+            if wrong:
+                raise UserCodeError(f"{where}: item {position}: {'; '.join(wrong)}")
 
     def payload(self, result):
         if self.user_post is None:

@@ -61,11 +61,11 @@ def _manifest(args) -> str | None:
     return str(manifest) if manifest is not None and manifest.is_file() else None
 
 
-def _build(out: Path, project: Path | None, quiet: bool = False, demo: bool = True) -> int:
+def _build(out: Path, project: Path | None, quiet: bool = False, demo: bool = True, option: str = "--out") -> int:
     from .bundle import ManifestProblems, build_site
 
     try:
-        return build_site(out, project, quiet=quiet, demo=demo)
+        return build_site(out, project, quiet=quiet, demo=demo, option=option)
     except ManifestProblems as exc:
         raise CliError("build failed:\n" + "\n".join(f"  {p}" for p in exc.problems)) from None
 
@@ -91,7 +91,7 @@ def cmd_serve(args) -> int:
     project = _project(args)
     if not args.no_build:
         # The build is incremental: on an up-to-date site it only compares files.
-        _build(site, project, demo=not args.no_demo)
+        _build(site, project, demo=not args.no_demo, option="--site")
         if not args.no_watch:
             from .bundle import build_site, models_dir_for
 
@@ -100,7 +100,7 @@ def cmd_serve(args) -> int:
                 watch += [resources.web_dir(), resources.RUNTIME, resources.PACKAGE]
 
             def rebuild():
-                return build_site(site, project, quiet=True, demo=not args.no_demo)
+                return build_site(site, project, quiet=True, demo=not args.no_demo, option="--site")
 
     if not (site / "index.html").exists():
         raise CliError(f"{site} holds no built site (index.html missing); run `inpage build --out {site}` or drop --no-build")
@@ -509,6 +509,9 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    from inpage import _native
+
+    _native.EXIT_WHEN_USER_CODE_IS_STUCK = True  # a command may end itself; see _native.time_limit
     try:
         return args.func(args)
     except (InpageError, CliError) as exc:

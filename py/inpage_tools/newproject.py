@@ -11,6 +11,8 @@ from pathlib import Path
 
 from inpage.errors import ProjectError
 
+from .bundle.files import make_folder
+
 TEMPLATE = Path(__file__).resolve().parent / "templates" / "app"
 
 
@@ -19,9 +21,13 @@ def new_project(folder: Path) -> list[Path]:
     folder = Path(folder)
     name = folder.resolve().name
     if not re.fullmatch(r"[\w.-]+", name):
-        raise ProjectError(f"{name!r} is not a usable project name; use letters, digits, '-', '_' or '.'")
+        # Quoted as typed: '<b>x</b>' is a path whose last part is 'b>', which the user never wrote.
+        raise ProjectError(f"{str(folder)!r} is not a usable project name; use letters, digits, '-', '_' or '.'")
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         raise ProjectError(f"{folder} already exists and is not empty; pick a new name, or empty it first")
+    problem = make_folder(folder)
+    if problem:
+        raise ProjectError(f"cannot make the project folder {folder}: {problem}; pick another place for it")
     written = []
     for source in sorted(TEMPLATE.rglob("*")):
         if source.is_dir() or "__pycache__" in source.parts:

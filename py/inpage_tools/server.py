@@ -190,6 +190,9 @@ async def watch_and_rebuild(roots: list[Path], rebuild) -> None:
 
 def check_port(host: str, port: int) -> None:
     """Fail now, with one line, if ``host:port`` cannot be bound (busy, or not an address of this machine)."""
+    # Port 0 would bind, to a port the system picks and the printed address would not name.
+    if not 1 <= port <= 65535:
+        raise ServeError(f"--port {port} is not a port number; pass one from 1 to 65535, e.g. --port 8000")
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

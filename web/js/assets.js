@@ -71,9 +71,12 @@ export async function fetchBytes(url, onProgress = null) {
   return bytes;
 }
 
-/** Fail with a ModelIntegrityError unless `bytes` hash to `expected` (the words match inpage's Python). */
-export async function verify(bytes, expected, fileName) {
-  const actual = await sha256Hex(bytes);
+/**
+ * Fail with a ModelIntegrityError unless `bytes` hash to `expected` (the words match inpage's Python).
+ * `fallback` hashes where the browser cannot (see sha256Hex).
+ */
+export async function verify(bytes, expected, fileName, fallback) {
+  const actual = await sha256Hex(bytes, fallback);
   if (actual !== expected) {
     throw new InpageError('ModelIntegrityError',
       `${fileName}: sha256 is ${actual}, but the manifest expects ${expected}; the file was changed or damaged ` +

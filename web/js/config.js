@@ -62,8 +62,16 @@ export function pageSettings(search) {
   };
 }
 
-/** The sha256 of `bytes` as 64 lowercase hex digits. */
-export async function sha256Hex(bytes) {
+/**
+ * The sha256 of `bytes` as 64 lowercase hex digits. Browsers give `crypto.subtle` only to secure
+ * contexts (https, localhost); elsewhere (plain http on a LAN address) `fallback(bytes)` computes
+ * it, where the caller has one (the worker: Python's hashlib in Pyodide).
+ */
+export async function sha256Hex(bytes, fallback) {
+  if (!globalThis.crypto?.subtle) {
+    if (fallback) return fallback(bytes);
+    throw new Error('this page is not a secure context (https or localhost), so the browser gives it no crypto.subtle to check files with');
+  }
   const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
   return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
 }

@@ -110,16 +110,20 @@ async function bootWorker(prefetch) {
   const started = await client.request('boot', {
     prefetch, provider: settings.provider, variant: settings.variant, threads: settings.threads, sessionOptions: settings.sessionOptions,
   });
+  interruptible = Boolean(started.watchdog);
   if (started.watchdog) watchUserCode(started.watchdog);
   return started;
 }
 
-// Without cross-origin isolation there is no shared memory, so Python cannot be interrupted: the
-// worker says when user code starts and ends, and past its limit (and a grace for the messages) the
-// main thread ends the worker, rejects its calls with one line naming the user's function, and
-// starts a fresh one. Models load again on their next use.
+// The worker says when user code starts and ends. Where the page is cross-origin isolated, Python is
+// interrupted at the limit (watchUserCode) and normally ends at once. Past the limit and a grace,
+// code that did not end (no shared memory to interrupt with; or it caught the interrupt, waits in C
+// code, or took Pyodide down with os._exit) gets its worker ended: the main thread rejects the
+// worker's calls with one line naming the user's function and starts a fresh worker. Models load
+// again on their next use.
 const USER_CODE_GRACE_MS = 2000;
 let userCodeTimer = null;
+let interruptible = false;
 
 function onUserCode({ limitMs, what }) {
   clearTimeout(userCodeTimer);
@@ -128,9 +132,12 @@ function onUserCode({ limitMs, what }) {
 
 function restartWorker(what, limitMs) {
   worker.terminate();
-  client.failAll(new InpageError('UserCodeError', `${what} ran past its ${limitMs / 1000} s limit and was stopped; this page is not `
-    + 'cross-origin isolated, so Python could not be interrupted and inpage restarted its worker (models load again on next use); '
-    + 'make it faster, or raise python_time_limit_s in the model\'s manifest entry'));
+  const why = interruptible
+    ? 'it did not stop when interrupted (it catches KeyboardInterrupt, waits in C code, or ended Python)'
+    : 'this page is not cross-origin isolated, so Python could not be interrupted';
+  client.failAll(new InpageError('UserCodeError', `${what} ran past its ${limitMs / 1000} s limit and was stopped: ${why}; `
+    + 'inpage restarted its worker (models load again on next use); make it faster, or raise python_time_limit_s in the '
+    + 'model\'s manifest entry'));
   manifestPromise = null;
   startWorker();
   booting = booting.then((settled) => bootWorker([]).then(() => settled));

@@ -169,6 +169,12 @@ async function downloadModel(url, file) {
     .finally(() => emit('download', { file, done: true }));
 }
 
+/** sha256 by Python's hashlib, for a page the browser gives no crypto.subtle (not a secure context). */
+async function pythonSha256(bytes) {
+  const { page } = await ready();
+  return page.sha256(bytes);
+}
+
 /** What Python's inpage reads through `inpage_host` (see py/inpage/_web.py). */
 const host = {
   manifestUrl,
@@ -184,7 +190,7 @@ const host = {
     const early = prefetched.get(url);
     prefetched.delete(url);
     const bytes = await (early || downloadModel(url, new URL(url, self.location.href).pathname.split('/').pop()));
-    await verify(bytes, sha256, label);
+    await verify(bytes, sha256, label, pythonSha256);
     const handle = await createSession(bytes, provider, label, config);
     mark(`model:${label}`);
     return handle;
@@ -215,19 +221,17 @@ const host = {
    * stops it. Without shared memory the main thread is told, and restarts this worker past the limit.
    */
   userCodeStarted(limitMs, what) {
-    if (!watchdog) {
-      emit('userCode', { limitMs, what });
-      return;
-    }
+    // Told in every page: where Python can be interrupted, code that catches the interrupt or waits
+    // in C code still needs the restart, a grace later.
+    emit('userCode', { limitMs, what });
+    if (!watchdog) return;
     Atomics.store(watchdog.interrupt, 0, 0);
     Atomics.store(watchdog.deadline, 0, BigInt(Math.round(Date.now() + limitMs)));
   },
   /** It ended (returned, raised or was stopped): nothing to watch, and no interrupt left pending. */
   userCodeEnded() {
-    if (!watchdog) {
-      emit('userCode', { limitMs: 0 });
-      return;
-    }
+    emit('userCode', { limitMs: 0 });
+    if (!watchdog) return;
     Atomics.store(watchdog.deadline, 0, 0n);
     Atomics.store(watchdog.interrupt, 0, 0);
   },

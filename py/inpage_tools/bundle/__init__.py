@@ -32,7 +32,7 @@ from pathlib import Path
 from .. import resources
 from inpage.errors import BuildError
 from .assets import build_assets
-from .files import install
+from .files import install, make_folder, remove_stale
 from .runtime import build_runtime, npm_package, runtime_complete
 from .search_index import build_search_index
 from .validate import CheckedManifest, ManifestProblems, check_manifest, manifest_files
@@ -68,7 +68,7 @@ def is_demo(rel: str) -> bool:
     return rel in DEMO_FILES or rel.startswith(DEMO_FOLDERS)
 
 
-def site_files(project: Path | None, demo: bool = True) -> dict[str, Path]:
+def site_files(project: Path | None, demo: bool = True, out: Path | None = None) -> dict[str, Path]:
     """Every file of the site's pages and runtime, by its path in the site: web/'s runtime, its demo
     pages (unless ``demo`` is False), and the project's ``pages/`` over them."""
     web = resources.web_dir()
@@ -77,16 +77,52 @@ def site_files(project: Path | None, demo: bool = True) -> dict[str, Path]:
         files = {rel: path for rel, path in files.items() if not is_demo(rel)}
     pages = project / "pages" if project is not None else None
     if pages is not None and pages.is_dir():
-        for path in sorted(pages.rglob("*")):
-            if not path.is_file() or any(part.startswith(".") or part == "__pycache__" for part in path.relative_to(pages).parts):
-                continue
-            rel = path.relative_to(pages).as_posix()
+        for rel, path in page_files(project, out):
             if rel in files and not is_demo(rel):
                 raise BuildError(f"pages/{rel} would replace inpage's own {rel}, which every page needs; rename it")
             if rel in ("assets.json", "tasks.json", "_headers") or rel.split("/")[0] in ("models", "ort", "pyodide"):
-                raise BuildError(f"pages/{rel} would replace a file the build writes; rename it or move it out of pages/{rel.split('/')[0]}")
+                raise BuildError(f"pages/{rel} would replace a file the build writes; rename it or move it out of pages/")
             files[rel] = path
     return files
+
+
+def page_files(project: Path, out: Path | None = None) -> list[tuple[str, Path]]:
+    """The files of the project's ``pages/``, by their path in the site; dotted names and __pycache__
+    are left out. A symbolic link is followed, to a file or a folder alike, while it stays inside the
+    project; one that leads out of it (pages/passwd.txt -> /etc/passwd) would publish a file nobody
+    put in the project, so it stops the build, as do a dangling link, a loop, and a link to the
+    output folder (each build would publish the one before)."""
+    pages = project / "pages"
+    inside = (project.resolve(), pages.resolve())
+    site = out.resolve() if out is not None else None
+    found = []
+
+    def walk(folder: Path, rel: str, above: tuple[Path, ...]) -> None:
+        for entry in sorted(folder.iterdir()):
+            if entry.name.startswith(".") or entry.name == "__pycache__":
+                continue
+            name = rel + entry.name
+            try:
+                real = entry.resolve()
+            except (OSError, RuntimeError):  # a loop of links (RuntimeError before Python 3.13)
+                raise BuildError(f"pages/{name} is a link that leads back to itself; remove it") from None
+            if entry.is_symlink():
+                if not any(real == root or root in real.parents for root in inside):
+                    raise BuildError(f"pages/{name} is a link to {real}, outside the project; copy what it links to into the project "
+                                     "if it belongs in the site, or remove the link")
+                if not real.exists():
+                    raise BuildError(f"pages/{name} is a link to {real}, which does not exist; fix the link or remove it")
+            if entry.is_dir():
+                if real in above:
+                    raise BuildError(f"pages/{name} leads to a folder that holds it, so pages/ would never end; remove the link")
+                if real == site:
+                    raise BuildError(f"pages/{name} leads to the output folder {out}, which each build would copy into itself; remove the link")
+                walk(entry, name + "/", (*above, real))
+            elif entry.is_file():
+                found.append((name, entry))
+
+    walk(pages, "", (pages.resolve(),))
+    return found
 
 
 def project_python(project: Path | None) -> Path | None:
@@ -114,7 +150,7 @@ def _state(out: Path, name: str) -> Path:
 
 
 def build_web(out: Path, project: Path | None = None, demo: bool = True) -> int:
-    files = site_files(project, demo)
+    files = site_files(project, demo, out)
     wanted = set(files)
     changed = sum(install(files[rel], out / rel) for rel in sorted(wanted))
     headers = out / "_headers"
@@ -125,7 +161,7 @@ def build_web(out: Path, project: Path | None = None, demo: bool = True) -> int:
     record = _state(out, "web-files")
     previous = set(record.read_text().split("\n")) - {""} if record.exists() else set()
     for stale in sorted(previous - wanted):
-        (out / stale).unlink(missing_ok=True)
+        remove_stale(out, stale)
         changed += 1
     record.parent.mkdir(parents=True, exist_ok=True)
     record.write_text("\n".join(sorted(wanted)))
@@ -146,7 +182,7 @@ def build_models(out: Path, checked: CheckedManifest) -> int:
     record = _state(out, "model-files")
     previous = set(record.read_text().split("\n")) - {""} if record.exists() else set()
     for stale in sorted(previous - set(files)):
-        (out / "models" / stale).unlink(missing_ok=True)
+        remove_stale(out / "models", stale)
         changed += 1
     record.parent.mkdir(parents=True, exist_ok=True)
     record.write_text("\n".join(files))
@@ -204,14 +240,44 @@ def incomplete_steps(out: Path) -> tuple[str, ...]:
     return tuple(missing)
 
 
-def build_site(out: Path, project: Path | None = None, steps: tuple[str, ...] = STEPS, quiet: bool = False, demo: bool = True) -> int:
+def _relation(target: Path, source: Path) -> str | None:
+    """How the resolved folder ``target`` stands to ``source``: "is", "is inside", "holds", or None."""
+    source = source.resolve()
+    return "is" if target == source else "is inside" if source in target.parents else "holds" if target in source.parents else None
+
+
+def check_output(out: Path, project: Path | None, models_dir: Path, option: str = "--out") -> None:
+    """Refuse an output folder among the build's own sources: the project folder or one that holds
+    it, a folder inside its pages/, models/ or python/, and the models or pages a build without a
+    project reads. Written there, the site would publish the project's sources, and inside pages/
+    each build would copy the one before into itself. ``option`` is the flag that named ``out``."""
+    target = out.resolve()
+    sources = [(f"the models folder {models_dir}", models_dir), (f"inpage's own pages {resources.web_dir()}", resources.web_dir())]
+    if project is not None:
+        # Inside the project is where a site belongs (dist/), so the project folder counts only as itself or held.
+        sources = [("the project folder", project)] + [(f"the project's {name}/", project / name) for name in ("pages", "models", "python")] + sources
+    for label, source in sources:
+        relation = _relation(target, source)
+        if relation and not (relation == "is inside" and label == "the project folder"):
+            raise BuildError(f"{option} {out} {relation} {label}, which the build reads; build the site into a folder of its own, "
+                             f"outside pages/, models/ and python/, e.g. {option} site")
+
+
+def build_site(out: Path, project: Path | None = None, steps: tuple[str, ...] = STEPS, quiet: bool = False, demo: bool = True,
+               option: str = "--out") -> int:
     """Run ``steps`` (and any step whose output is missing) into ``out``. Returns how many files changed.
-    ``project``'s pages/ and python/ join the site; ``demo`` False leaves inpage's demo pages out."""
+    ``project``'s pages/ and python/ join the site; ``demo`` False leaves inpage's demo pages out.
+    ``option`` is the flag that named ``out``, for the messages that refuse it."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    models_dir = models_dir_for(project)
+    if out.exists() and not out.is_dir():
+        raise BuildError(f"{option} {out} is a file, not a folder; pass a folder, new or one a build made, e.g. {option} site")
+    check_output(out, project, models_dir, option)
+    problem = make_folder(out)
+    if problem:
+        raise BuildError(f"cannot create the output folder {out}: {problem}; pass a folder you can write to, e.g. {option} site")
     steps = tuple(step for step in STEPS if step in steps or step in incomplete_steps(out))
     log = Log(quiet)
-    models_dir = models_dir_for(project)
     # The manifest is checked first: its problems are the ones a user is most likely to meet.
     checked = check_manifest(models_dir / "manifest.json")
     if project is not None and models_dir == resources.demo_models_dir():

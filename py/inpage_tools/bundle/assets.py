@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 
 from .. import resources
-from .files import sha256_of
+from .files import remove_stale, sha256_of
 
 INDEX = "assets.json"
 STATE = Path(".inpage") / "compressed.json"
@@ -92,7 +92,7 @@ def build_assets(out: Path, packages: list[str]) -> int:
     # Encoded copies of files that are gone.
     for stale in set(state) - set(files):
         for suffix in ENCODED_SUFFIXES:
-            (out / f"{stale}{suffix}").unlink(missing_ok=True)
+            remove_stale(out, f"{stale}{suffix}")
         del state[stale]
     index = {"version": 1, "files": files, "encodings": encodings, "packages": packages}
     text = json.dumps(index, indent=1, sort_keys=True) + "\n"

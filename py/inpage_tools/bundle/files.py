@@ -42,3 +42,32 @@ def install(source: Path, destination: Path, check: Callable[[Path], None] | Non
     destination.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy2(source, destination)
     return True
+
+
+def make_folder(folder: Path) -> str | None:
+    """Make ``folder`` and its parents; None once it exists, else why it cannot be made, in words
+    (the message of an OSError names the path the user typed, not the part of it at fault)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        return None
+    except FileExistsError:
+        return f"{folder} is there already, and is not a folder"
+    except NotADirectoryError:
+        blocker = next((p for p in reversed(folder.parents) if p.exists() and not p.is_dir()), None)
+        return f"{blocker} is a file" if blocker is not None else "a part of it is not a folder"
+    except OSError as exc:
+        return (exc.strerror or type(exc).__name__).lower()
+
+
+def remove_stale(root: Path, rel: str) -> None:
+    """Delete ``root/rel`` and then each folder that leaves empty, up to ``root`` (kept): a page moved
+    or deleted from its source must not leave an empty folder behind in the site."""
+    path = root / rel
+    path.unlink(missing_ok=True)
+    for folder in path.parents:
+        if folder == root or root not in folder.parents:
+            break
+        try:
+            folder.rmdir()  # refused while anything is left in it, which ends the walk up
+        except OSError:
+            break
