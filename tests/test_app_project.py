@@ -292,6 +292,9 @@ def test_without_a_service_worker_the_page_still_starts_and_names_the_headers(st
         page.wait_for_function("window.inpage !== undefined")
         page.evaluate("inpage.ready")
         assert page.evaluate("crossOriginIsolated") is False and page.evaluate("inpage.threads") == 1
+        # The scaffold's page says so too, and where to read about it.
+        page.wait_for_function("document.querySelector('#status').textContent.includes('not cross-origin isolated')")
+        assert "Hosting" in page.locator("#status").inner_text()
         # The demo pages say why, naming the headers the host should send.
         page.goto(static_server.replace("/myapp/", "/full/") + "classify.html")
         notice = page.locator(".notice.warn", has_text="cross-origin isolated")
@@ -320,6 +323,12 @@ def test_the_drop_in_elements_show_results_as_text_and_fire_events(app, tmp_path
         items = page.eval_on_selector("inpage-image", "e => [...e.shadowRoot.querySelectorAll('[part=result] li')].map(li => li.textContent)")
         assert len(items) == 4 and any("<img src=x onerror=window.pwned=1>" in text for text in items)
         assert page.eval_on_selector("inpage-image", "e => e.shadowRoot.querySelectorAll('[part=result] img, [part=result] b, [part=result] script').length") == 0
+        # A numeric option's attribute that is no number is named as written, not as Python's NaN.
+        page.evaluate("document.querySelector('inpage-image').setAttribute('top-k', 'abc')")
+        page.locator("inpage-image input[type=file]").set_input_files(files=[{"name": "c.png", "mimeType": "image/png", "buffer": png((200, 60, 30))}])
+        page.wait_for_function("""document.querySelector('inpage-image').shadowRoot.querySelector('[part=status]').textContent
+                                  .includes('<inpage-image> top-k="abc" is not a number')""")
+        page.evaluate("document.querySelector('inpage-image').removeAttribute('top-k')")
         # The camera live, with the detector's overlay, one result event per frame.
         page.evaluate("document.querySelector('inpage-camera').setAttribute('model', 'boxes')")
         page.locator("inpage-camera button.start").click()
@@ -335,3 +344,24 @@ def test_the_drop_in_elements_show_results_as_text_and_fire_events(app, tmp_path
     finally:
         session.close()
         server.stop()
+
+
+def test_the_scaffold_on_plain_http_from_another_machine_explains_the_camera(static_server, playwright_instance):
+    """A LAN address over plain http is no secure context: no camera API. The scaffold's button said
+    "Cannot read properties of undefined (reading 'getUserMedia')"; now it says what to do."""
+    from conftest import CHROMIUM, QUIET_FLAGS
+
+    browser = playwright_instance.chromium.launch(executable_path=CHROMIUM, args=QUIET_FLAGS + ["--host-resolver-rules=MAP lan.inpage.test 127.0.0.1"])
+    try:
+        page = browser.new_page()
+        page.goto(static_server.replace("127.0.0.1", "lan.inpage.test"))
+        page.wait_for_function("window.inpage !== undefined")
+        page.evaluate("inpage.ready")
+        assert page.evaluate("isSecureContext") is False
+        page.wait_for_function("document.querySelector('#status').textContent.includes('not cross-origin isolated')")
+        page.click("#camera")
+        page.wait_for_function("document.querySelector('#result').textContent.includes('CameraError')")
+        assert page.locator("#result").inner_text() == (
+            "CameraError: the camera needs a secure context: open this page over https, or from localhost")
+    finally:
+        browser.close()

@@ -170,5 +170,16 @@ def test_json_output_never_holds_bare_nan(tmp_path):
     (tmp_path / "nantask.py").write_text(USER_NAN)
     inpage("add", model, "--dir", tmp_path, "--task", "classify", "--python", tmp_path / "nantask.py", "--mean", "0", "--std", "255", "--units", "0-255", "--resize", "stretch")
     result = inpage("infer", SAMPLES / "coffee.png", "--model", "nan", cwd=tmp_path, check=False)
-    one_line_failure(result, "model 'nan' produced NaN or infinite values")
+    one_line_failure(result, "nantask.postprocess returned nan, which JSON cannot hold")  # the user's code, not the model
     assert "NaN" not in result.stdout
+
+
+def test_add_says_how_to_name_the_classes_of_a_model_without_labels(tmp_path):
+    """Without --labels, and with none in the metadata, every class shows as "class N": add says so."""
+    model = makers.classifier(tmp_path / "made" / "plain.onnx")
+    added = inpage("add", model, "--mean", "0", "--std", "255", "--units", "0-255", cwd=tmp_path)
+    assert 'labels: none in the model\'s metadata, so classes show as "class N"; pass --labels FILE' in added.stdout
+    labels = tmp_path / "labels.txt"
+    labels.write_text("red\ngreen\nblue\nyellow\n")
+    again = inpage("add", model, "--labels", labels, "--mean", "0", "--std", "255", "--units", "0-255", cwd=tmp_path)
+    assert "labels: none" not in again.stdout

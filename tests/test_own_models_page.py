@@ -337,6 +337,19 @@ def test_user_code_that_never_returns_is_stopped_and_the_page_recovers(site_page
     assert blob_call(site_page.page, "classify", "soft", photo)["predictions"]
 
 
+def test_what_user_code_prints_reaches_the_console_in_few_messages(site_page, project):
+    """Each printed line was one console message, which cost a module printing 50,000 lines its time
+    limit in the page (not natively); now whole lines travel many per message, each still "[python] "."""
+    messages = []
+    site_page.page.on("console", lambda message: messages.append(message.text))
+    photo = makers.png(np.full((30, 20, 3), (90, 40, 200), np.uint8))
+    assert blob_call(site_page.page, "classify", "hang", photo, {"chatter": 300})["result"] == run(native(project, "hang").classify(photo))
+    site_page.page.wait_for_function("() => true")
+    printed = [line for text in messages for line in text.split("\n") if line.startswith("[python] xxx")]
+    assert len(printed) == 300 and all(line == "[python] " + "x" * 1000 for line in printed)
+    assert sum("[python] xxx" in text for text in messages) <= 10
+
+
 def test_user_code_that_swallows_the_interrupt_gets_its_worker_restarted(site_page, project):
     """Cross-origin isolated, so Python is interrupted at the limit; code that catches that and goes on
     is ended with its worker a grace later, and the page works on (it hung for good before)."""

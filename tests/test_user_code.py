@@ -294,3 +294,17 @@ def test_the_cli_ends_user_code_that_does_not_stop_when_interrupted(tmp_path, ho
     assert done.returncode == 1 and done.stderr.strip().splitlines() == [
         "inpage: minetask.postprocess ran past its 1 s limit and did not stop when interrupted (it catches KeyboardInterrupt or the "
         "timeout, or waits in C code); inpage ended; make it faster, or raise python_time_limit_s in the model's manifest entry"]
+
+
+@pytest.mark.parametrize("source, message", [
+    ("import numpy as np\n\n\ndef post_process(outputs, geometry, spec, options):\n    return {}\n",
+     "minetask.py defines neither preprocess(image, spec) nor postprocess(outputs, geometry, spec, options)"),
+    ("def postprocess(outputs, geometry, spec, options)\n    return {}\n", "minetask.py, line 1: SyntaxError: expected ':'"),
+])
+def test_add_refuses_a_module_that_could_never_run(tmp_path, source, message):
+    """Read, not run, at add: a misspelt function or a syntax error would fail every call later."""
+    (tmp_path / "minetask.py").write_text(source)
+    model = makers.classifier(tmp_path / "made" / "mine.onnx")
+    done = cli("add", model, "--name", "mine", "--python", tmp_path / "minetask.py", cwd=tmp_path)
+    assert done.returncode == 1 and done.stderr.strip().startswith(f"inpage: {message}"), done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and not (tmp_path / "models").exists()

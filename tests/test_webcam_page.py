@@ -202,6 +202,9 @@ def insecure_page(playwright_instance, server):
     def open_insecure(path):
         page = browser.new_context().new_page()
         page.goto(f"http://demo.inpage.test:{server.port}/{path}")
+        # Started (no service worker here, so no reload): the page's own handlers are in place.
+        page.wait_for_function("window.inpage !== undefined")
+        page.evaluate("window.inpage.ready")
         assert page.evaluate("isSecureContext || !!globalThis.crypto?.subtle") is False
         return page
 
@@ -223,7 +226,10 @@ def test_an_insecure_origin_still_checks_and_runs_models(insecure_page):
     page = insecure_page("classify.html")
     page.set_input_files("#file", str(SAMPLES / "coffee.png"))
     # The model loaded only because its sha256, computed by hashlib, equalled the manifest's.
-    page.wait_for_function("document.querySelector('#predictions .label')?.textContent === 'espresso'", timeout=120_000)
+    try:
+        page.wait_for_function("document.querySelector('#predictions .label')?.textContent === 'espresso'", timeout=120_000)
+    except Exception:  # say what the page showed instead, for whoever reads the failure
+        raise AssertionError(f"no prediction; the page says: {page.locator('main').inner_text()[:600]!r}") from None
 
 
 def test_uploaded_image_and_bad_file_on_the_detection_page(open_page):

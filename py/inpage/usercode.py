@@ -42,6 +42,7 @@ import contextlib
 import dataclasses
 import importlib
 import importlib.util
+import io
 import math
 import sys
 import traceback
@@ -140,12 +141,45 @@ def _resolved(filename: str) -> str:
         return filename
 
 
+class _Chunked(io.TextIOBase):
+    """Text written to ``target`` in chunks of about 64 kB (and at the end). In the page each write to
+    stderr became one console message: a module printing 50,000 lines spent its time limit there."""
+
+    CHUNK = 1 << 16
+
+    def __init__(self, target):
+        super().__init__()
+        self.target = target
+        self.pending: list[str] = []
+        self.size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self.pending.append(text)
+        self.size += len(text)
+        if self.size >= self.CHUNK:
+            self.flush()
+        return len(text)
+
+    def flush(self) -> None:
+        if self.pending:
+            self.target.write("".join(self.pending))
+            self.pending, self.size = [], 0
+        self.target.flush()
+
+
 @contextlib.contextmanager
 def _user_output():
-    """Where the user's ``print`` goes: stderr, so that stdout stays the CLI's (``--json``). In the
-    page stderr reaches the browser's console."""
-    with contextlib.redirect_stdout(sys.stderr):
-        yield
+    """Where the user's ``print`` goes: stderr, so that stdout stays the CLI's (``--json``), in chunks.
+    In the page stderr reaches the browser's console."""
+    chunked = _Chunked(sys.stderr)
+    try:
+        with contextlib.redirect_stdout(chunked):
+            yield
+    finally:
+        chunked.flush()
 
 
 # What a declared RESULT's items must hold, per kind, and what each field must be (the pages and the

@@ -238,6 +238,8 @@ def add_model(
         except InpageError as exc:
             if "lists no models" not in str(exc):
                 raise ProjectError(f"cannot add to {manifest_path}: {exc}") from None
+    if python is not None and (python.is_file() or (python / "__init__.py").is_file()):
+        _check_user_module(python / "__init__.py" if python.is_dir() else python)  # before the heads judge the model without it
     info = inspect_model(model)
     plan = plan_entry(model, info, name=name, task=task, labels=labels, output=output, user_module=python,
                       folder_files=export.files if export else None, **image_options)
@@ -419,6 +421,31 @@ def _copy_export_files(export: ExportFolder, models_dir: Path, name: str, change
             shutil.copyfile(export.folder / relative, changes.will_write(target))
         listed[f"{name}/{relative}"] = sha256_of(target)
     return listed
+
+
+def _check_user_module(source: Path) -> None:
+    """Refuse a module that cannot parse or defines neither function, read without running it: add
+    must not run the user's code (it may import what only the page has), but these would fail every
+    call."""
+    import ast
+
+    try:
+        tree = ast.parse(source.read_bytes(), filename=str(source))
+    except SyntaxError as exc:
+        raise ProjectError(f"{source.name}, line {exc.lineno}: SyntaxError: {exc.msg}; fix the module, then add the model again") from None
+    except (OSError, ValueError) as exc:
+        raise ProjectError(f"{source} cannot be read as Python ({exc}); give the module's .py file") from None
+    defined = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            defined.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            defined.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.Assign):
+            defined.update(target.id for target in node.targets if isinstance(target, ast.Name))
+    if not defined & {"preprocess", "postprocess"} and not any(isinstance(n, ast.ImportFrom) and any(a.name == "*" for a in n.names) for n in tree.body):
+        raise ProjectError(f"{source.name} defines neither preprocess(image, spec) nor postprocess(outputs, geometry, spec, options); "
+                           "define one or both (see the README's \"Your own Python in the page\")")
 
 
 def _place_python(python: Path, folder: Path, models_dir: Path, changes: _AllOrNothing) -> str:

@@ -61,7 +61,15 @@ function optionsOf(element, task) {
     const attribute = name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
     if (!element.hasAttribute(attribute)) continue;
     const text = element.getAttribute(attribute);
-    options[name] = typeof task.options[name] === 'number' ? Number(text) : typeof task.options[name] === 'boolean' ? text !== 'false' : text;
+    if (typeof task.options[name] === 'number') {
+      // Named here, as the page's author wrote it: Python would only see NaN, under the option's JS name.
+      if (text.trim() === '' || !Number.isFinite(Number(text))) {
+        throw new inpage.InpageError('InvalidArgumentError', `<${element.localName}> ${attribute}="${text}" is not a number; write e.g. ${attribute}="${task.options[name]}"`);
+      }
+      options[name] = Number(text);
+    } else {
+      options[name] = typeof task.options[name] === 'boolean' ? text !== 'false' : text;
+    }
   }
   if (element.getAttribute('variant')) options.variant = element.getAttribute('variant');
   return options;

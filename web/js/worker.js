@@ -289,8 +289,8 @@ async function boot(prefetch, threads) {
   // From here on, what Python prints (a user module's print, say) goes to the browser's console;
   // nothing is kept, so a module that prints megabytes costs no memory here.
   problems.length = 0;
-  pyodide.setStdout({ batched: (line) => console.log(`[python] ${line}`) });
-  pyodide.setStderr({ batched: (line) => console.warn(`[python] ${line}`) });
+  pyodide.setStdout(consoleStream((text) => console.log(text)));
+  pyodide.setStderr(consoleStream((text) => console.warn(text)));
   let page;
   try {
     page = pyodide.pyimport('inpage._page');
@@ -327,6 +327,25 @@ async function packageProblem(missing, problems) {
   }
   const reason = problems.filter((line) => !line.startsWith('The following error')).slice(-1)[0] || 'no reason given';
   return new InpageError('InpageError', `Python package(s) ${missing.join(', ')} could not be loaded: ${reason}`);
+}
+
+/**
+ * A Pyodide output stream for the browser's console: each line "[python] "-prefixed, the whole lines
+ * of a write in one console message (one message per line cost a module printing 50,000 lines its
+ * time limit). A line with no end yet waits for it, up to 64 kB.
+ */
+function consoleStream(log) {
+  const decoder = new TextDecoder();
+  let partial = '';
+  return {
+    write(buffer) {
+      const text = partial + decoder.decode(buffer, { stream: true });
+      const end = text.length > 65536 ? text.length : text.lastIndexOf('\n');
+      partial = end >= 0 ? text.slice(end + 1) : text;
+      if (end >= 0) log(text.slice(0, end).split('\n').map((line) => `[python] ${line}`).join('\n'));
+      return buffer.length;
+    },
+  };
 }
 
 function lastLine(message) {

@@ -127,6 +127,9 @@ class Classify(ImageTask):
     @classmethod
     def plan(cls, model):
         entry = {"labels": model.labels} if model.labels else {}
+        if not model.labels:
+            model.notes.append("labels: none in the model's metadata, so classes show as \"class N\"; pass --labels FILE "
+                               "(one name per line, in class order) to name them")
         score_output = model.scores_output()
         if score_output != model.outputs[0].name or len(model.outputs) > 1:
             entry["output"] = score_output

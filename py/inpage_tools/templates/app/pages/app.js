@@ -43,6 +43,11 @@ $('file').addEventListener('change', async (event) => {
 
 $('camera').addEventListener('click', async () => {
   const video = $('video');
+  if (!window.isSecureContext || !navigator.mediaDevices?.getUserMedia) {
+    // Browsers offer the camera only to https pages and localhost.
+    fail({ name: 'CameraError', message: 'the camera needs a secure context: open this page over https, or from localhost' });
+    return;
+  }
   try {
     video.srcObject = await navigator.mediaDevices.getUserMedia({ video: true });
     await video.play();
@@ -63,3 +68,9 @@ $('camera').addEventListener('click', async () => {
 
 await inpage.ready;
 $('status').textContent = models.length ? 'Ready: pick a picture or start the camera.' : $('status').textContent;
+if (!crossOriginIsolated) {
+  // The site's service worker makes any https or localhost page isolated after one reload; elsewhere
+  // (plain http from another machine, a private window) onnxruntime-web runs on one thread.
+  $('status').textContent += ' This page is not cross-origin isolated, so models run on one thread: serve it over https '
+    + '(or from localhost), or have the host send the COOP/COEP headers ("Hosting" in inpage\'s README).';
+}
