@@ -56,7 +56,7 @@ import numpy as np
 from . import _backend
 from .errors import InpageError, InvalidArgumentError, UserCodeError, UserCodeTimeout
 from .image import to_rgb
-from .specs import ModelSpec
+from .specs import NUMPY_TYPES, ModelSpec
 from .tasks import Task
 from .tasks.run import convert_feeds
 
@@ -65,6 +65,10 @@ IN_BROWSER = sys.platform == "emscripten"
 # reaches here is the code's own (the deadline's becomes UserCodeTimeout first); natively it is
 # Ctrl-C, which must stop the program as it always does.
 USER_CODE_ERRORS = (Exception, SystemExit, KeyboardInterrupt) if IN_BROWSER else (Exception, SystemExit)
+
+
+# Said of a module with neither function: at load here, and by `inpage add`, which reads the module's text.
+DEFINES_NEITHER = "defines neither preprocess(image, spec) nor postprocess(outputs, geometry, spec, options)"
 
 
 def module_name(python: str) -> str:
@@ -208,9 +212,8 @@ _FIELD_TYPES = {
 MAX_RESULT_DEPTH = 64
 # JavaScript numbers hold integers exactly up to 2**53; past it the page would round what CPython prints.
 SAFE_INTEGER = 2**53
-# numpy arrays that cross to JavaScript as they are (web/js: typed arrays; _web._DTYPES).
-_ARRAY_DTYPES = {np.dtype(t) for t in (np.float16, np.float32, np.float64, np.int8, np.uint8, np.int16, np.uint16,
-                                       np.int32, np.uint32, np.int64, np.uint64, np.bool_)}
+# numpy arrays that cross to JavaScript as they are: the tensor types (as typed arrays, _web._DTYPES).
+_ARRAY_DTYPES = {np.dtype(t) for t in NUMPY_TYPES.values()}
 
 
 def to_jsonable(value: Any, where: str, depth: int = 0) -> Any:
@@ -232,7 +235,7 @@ def to_jsonable(value: Any, where: str, depth: int = 0) -> Any:
         return value
     if isinstance(value, np.ndarray):
         return _array(value, where, depth)
-    if isinstance(value, np.generic) and value.dtype.kind in "biufUS?":
+    if isinstance(value, np.generic) and value.dtype.kind in "biufUS":
         return to_jsonable(value.item(), where, depth)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return to_jsonable(dataclasses.asdict(value), where, depth)
@@ -385,5 +388,5 @@ class UserTask(Task):
 
 def wrap_task(task: Task, module: ModuleType) -> Task:
     if getattr(module, "preprocess", None) is None and getattr(module, "postprocess", None) is None:
-        raise UserCodeError(f"{module.__name__} defines neither preprocess(image, spec) nor postprocess(outputs, geometry, spec, options)")
+        raise UserCodeError(f"{module.__name__} {DEFINES_NEITHER}")
     return UserTask(task, module)

@@ -184,8 +184,9 @@ def inspect_model(path: Path, model=None) -> GraphInfo:
     classifiers = [zipmap_class_labels(node) for node in graph.node if node.domain == ML_DOMAIN and node.op_type.endswith("Classifier")]
     classifier_labels = zipmap_labels if zipmap_labels is not None else next((c for c in classifiers if c), None)
     shapes = {t.name: list(t.dims) for t in graph.initializer}
+    input_names = {i.name for i in inputs}
     token_table_rows = {node.input[1]: shapes[node.input[0]][0] for node in graph.node
-                        if node.op_type == "Gather" and len(node.input) == 2 and node.input[1] in {i.name for i in inputs}
+                        if node.op_type == "Gather" and len(node.input) == 2 and node.input[1] in input_names
                         and shapes.get(node.input[0]) and not any(a.name == "axis" and a.i != 0 for a in node.attribute)}
     return GraphInfo(
         path=path,

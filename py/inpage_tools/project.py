@@ -429,6 +429,8 @@ def _check_user_module(source: Path) -> None:
     call."""
     import ast
 
+    from inpage.usercode import DEFINES_NEITHER
+
     try:
         tree = ast.parse(source.read_bytes(), filename=str(source))
     except SyntaxError as exc:
@@ -444,8 +446,7 @@ def _check_user_module(source: Path) -> None:
         elif isinstance(node, ast.Assign):
             defined.update(target.id for target in node.targets if isinstance(target, ast.Name))
     if not defined & {"preprocess", "postprocess"} and not any(isinstance(n, ast.ImportFrom) and any(a.name == "*" for a in n.names) for n in tree.body):
-        raise ProjectError(f"{source.name} defines neither preprocess(image, spec) nor postprocess(outputs, geometry, spec, options); "
-                           "define one or both (see the README's \"Your own Python in the page\")")
+        raise ProjectError(f"{source.name} {DEFINES_NEITHER}; define one or both (see the README's \"Your own Python in the page\")")
 
 
 def _place_python(python: Path, folder: Path, models_dir: Path, changes: _AllOrNothing) -> str:
